@@ -1,0 +1,25 @@
+import { LoopgateError, toProblem } from '../../core/errors.js';
+import { configFrom, eventOf, openForCommand, readInput, type CommonOptions } from './shared.js';
+
+export async function runDecide(file: string | undefined, options: CommonOptions & { dryRun?: boolean }): Promise<void> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readInput(file));
+  } catch (e) {
+    throw new LoopgateError('LOOPGATE_ERR_MALFORMED_JSON', `${file ?? 'stdin'}: ${(e as Error).message}`);
+  }
+  const lg = await openForCommand(configFrom(options));
+  try {
+    const { json } = await lg.decisions.decide(eventOf(raw), { dryRun: options.dryRun === true });
+    process.stdout.write(`${JSON.stringify(JSON.parse(json), null, 2)}\n`);
+  } catch (e) {
+    if (e instanceof LoopgateError && e.status < 500) {
+      process.stderr.write(`${JSON.stringify(toProblem(e), null, 2)}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw e;
+  } finally {
+    await lg.close();
+  }
+}

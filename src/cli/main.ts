@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+/**
+ * The `loopgate` command. Each subcommand is a thin door onto the same service layer the HTTP API uses.
+ */
+import { Command, Option } from 'commander';
+import { LoopgateError } from '../core/errors.js';
+import { runConfigPrint } from './commands/config.js';
+import { runDecide } from './commands/decide.js';
+import { runMigrate } from './commands/migrate.js';
+import { runPolicyValidate } from './commands/policy.js';
+import { runReplay } from './commands/replay.js';
+import { runStart } from './commands/start.js';
+
+const program = new Command()
+  .name('loopgate')
+  .description('Keeps verified people in the loop of AI-driven identity decisions.')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+const configOption = () => new Option('-c, --config <file>', 'configuration file (YAML or JSON); default LOOPGATE_CONFIG or ./loopgate.yaml');
+const databaseOption = () => new Option('--database <url>', 'SQLite file path or postgres:// URL (overrides LOOPGATE_DATABASE_URL)');
+
+program
+  .command('start')
+  .description('run the server (SQLite under ./data by default)')
+  .addOption(configOption())
+  .addOption(databaseOption())
+  .option('--host <host>', 'interface to listen on (LOOPGATE_HOST)')
+  .option('-p, --port <port>', 'TCP port (LOOPGATE_PORT)', (v) => Number(v))
+  .option('--policy-dir <dir>', 'policy bundle directory (LOOPGATE_POLICY_DIR)')
+  .action(runStart);
+
+program
+  .command('migrate')
+  .description('create or upgrade the database schema')
+  .addOption(configOption())
+  .addOption(databaseOption())
+  .action(runMigrate);
+
+program
+  .command('decide')
+  .description('decide one event (JSON from FILE or stdin) without a server, and print the decision')
+  .argument('[file]', 'a JSON file holding an event, or {"event": ...}; default stdin')
+  .addOption(configOption())
+  .addOption(databaseOption())
+  .option('--dry-run', 'evaluate only: store nothing and learn nothing')
+  .option('--policy-dir <dir>', 'policy bundle directory')
+  .action(runDecide);
+
+program
+  .command('replay')
+  .description('send events from a JSON Lines file through the pipeline, with progress and a summary')
+  .argument('<file>', 'one event (or {"event": ...}) per line')
+  .addOption(configOption())
+  .addOption(databaseOption())
+  .option('--dry-run', 'evaluate only: store nothing and learn nothing')
+  .option('--policy-dir <dir>', 'policy bundle directory')
+  .option('--concurrency <n>', 'events in flight at once (they share group commits)', (v) => Number(v), 32)
+  .option('--json', 'print the summary as JSON')
+  .action(runReplay);
+
+const policy = program.command('policy').description('policy bundles');
+policy
+  .command('validate')
+  .description('check a policy bundle; every error is reported with file, line and column')
+  .argument('<dir>', 'the bundle directory')
+  .option('--json', 'print the result as JSON')
+  .action(runPolicyValidate);
+
+program
+  .command('config')
+  .description('print the effective configuration (file + environment + defaults)')
+  .addOption(configOption())
+  .option('--env', 'list every setting with its environment variable instead')
+  .action(runConfigPrint);
+
+program.parseAsync().catch((e: unknown) => {
+  if (e instanceof LoopgateError) {
+    process.stderr.write(`loopgate: ${e.message}\n`);
+    process.exit(e.code === 'LOOPGATE_ERR_CONFIG_INVALID' ? 78 : 2);
+  }
+  process.stderr.write(`loopgate: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

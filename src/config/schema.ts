@@ -1,0 +1,135 @@
+/**
+ * The configuration, in one place: every setting with its type, default, environment variable and meaning.
+ * docs/configuration.md is generated from this file (`npm run docs:config`), and a test keeps them in step.
+ */
+import Type, { type Static, type TSchema } from 'typebox';
+
+/** Attach the environment variable that sets a value (when not the derived LOOPGATE_<PATH> name). */
+const env = (name: string) => ({ env: name });
+
+const Level = Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high'), Type.Literal('critical')]);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1', description: 'Interface to listen on; 0.0.0.0 in a container.', ...env('LOOPGATE_HOST') }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 7470, description: 'TCP port (0 picks a free port).', ...env('LOOPGATE_PORT') }),
+        public_url: Type.Optional(
+          Type.String({ format: 'uri', description: 'Public base URL, used in the AuthZEN metadata; default http://host:port.', ...env('LOOPGATE_PUBLIC_URL') }),
+        ),
+        body_limit: Type.Integer({ minimum: 1024, maximum: 10485760, default: 65536, description: 'Largest request body accepted, in bytes.' }),
+        shutdown_timeout_ms: Type.Integer({ minimum: 0, default: 10000, description: 'How long a graceful shutdown waits for in-flight work.' }),
+        trust_proxy: Type.Boolean({ default: false, description: 'Trust X-Forwarded-* headers from a reverse proxy.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    database: Type.Object(
+      {
+        url: Type.String({
+          minLength: 1,
+          default: './data/loopgate.db',
+          description: 'An SQLite file path, or a postgres:// URL.',
+          ...env('LOOPGATE_DATABASE_URL'),
+        }),
+        pool_size: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'PostgreSQL connections.' }),
+        max_batch: Type.Integer({ minimum: 1, maximum: 5000, default: 512, description: 'Most decisions written in one group commit.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    policy: Type.Object(
+      {
+        directory: Type.Optional(
+          Type.String({ description: 'Policy bundle directory; default: the bundle shipped with Loopgate.', ...env('LOOPGATE_POLICY_DIR') }),
+        ),
+        watch: Type.Boolean({ default: true, description: 'Reload the bundle when a file in the directory changes.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    geoip: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Look up country, city and ASN of IP addresses offline.' }),
+        city_databases: Type.Array(Type.String(), {
+          default: [],
+          description: 'MaxMind-format city databases (.mmdb), tried in order; default: DB-IP City Lite (IPv4 and IPv6).',
+        }),
+        asn_ipv4_csv: Type.Optional(Type.String({ description: 'ASN ranges for IPv4 (start,end,asn,org with numeric IPs); default: ip-location-db.' })),
+        asn_ipv6_csv: Type.Optional(Type.String({ description: 'ASN ranges for IPv6, same layout.' })),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    risk: Type.Object(
+      {
+        half_life_days: Type.Number({ exclusiveMinimum: 0, default: 90, description: 'Baseline counts halve in weight every this many days.' }),
+        alpha: Type.Number({ exclusiveMinimum: 0, default: 1, description: 'Least smoothing mass of the login model (Witten–Bell: at least the distinct values seen).' }),
+        bias: Type.Number({ default: -3, description: 'Logit of an event with no evidence either way.' }),
+        weights: Type.Object(
+          {
+            network: Type.Number({ minimum: 0, default: 1, description: 'IP → ASN → country family.' }),
+            client: Type.Number({ minimum: 0, default: 0.7, description: 'User agent → browser/OS → device type family.' }),
+            device: Type.Number({ minimum: 0, default: 0.8, description: 'Device id.' }),
+            hour: Type.Number({ minimum: 0, default: 0.3, description: 'Hour of day.' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        max_log_ratio: Type.Number({ default: 6.9, description: 'Upper bound of a family’s log likelihood ratio.' }),
+        min_log_ratio: Type.Number({ default: -2, description: 'Lower bound of a family’s log likelihood ratio.' }),
+        levels: Type.Object(
+          {
+            medium: Type.Number({ minimum: 0, maximum: 1, default: 0.3 }),
+            high: Type.Number({ minimum: 0, maximum: 1, default: 0.7 }),
+            critical: Type.Number({ minimum: 0, maximum: 1, default: 0.95 }),
+          },
+          { default: {}, additionalProperties: false, description: 'Lowest score of each level above low.' },
+        ),
+        learn_max_level: { ...Level, default: 'low', description: 'Highest risk level an allowed event may have to be learned into a baseline.' } as TSchema,
+        travel: Type.Object(
+          {
+            max_speed_kmh: Type.Number({ exclusiveMinimum: 0, default: 1000 }),
+            min_distance_km: Type.Number({ minimum: 0, default: 500 }),
+            weight: Type.Number({ minimum: 0, default: 3 }),
+          },
+          { default: {}, additionalProperties: false, description: 'Impossible travel.' },
+        ),
+        velocity: Type.Object(
+          {
+            window_minutes: Type.Number({ exclusiveMinimum: 0, default: 10 }),
+            max_failures: Type.Integer({ minimum: 1, default: 5 }),
+            max_accounts_per_ip: Type.Integer({ minimum: 1, default: 5 }),
+            failure_weight: Type.Number({ minimum: 0, default: 1.5 }),
+            accounts_weight: Type.Number({ minimum: 0, default: 2 }),
+            max_keys: Type.Integer({ minimum: 100, default: 100000, description: 'Accounts and IPs tracked in memory.' }),
+          },
+          { default: {}, additionalProperties: false, description: 'Attempts per account and accounts per IP.' },
+        ),
+        session_signal_weights: Type.Object(
+          {
+            low: Type.Number({ default: 0 }),
+            medium: Type.Number({ default: 2 }),
+            high: Type.Number({ default: 5 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        subject_value_cap: Type.Integer({ minimum: 1, default: 32, description: 'Distinct values kept per feature per principal.' }),
+        global_value_cap: Type.Integer({ minimum: 100, default: 100000, description: 'Distinct values kept per feature globally.' }),
+        baseline_cache_size: Type.Integer({ minimum: 1, default: 100000, description: 'Principals whose baselines stay in memory.' }),
+        snapshot_interval_seconds: Type.Number({ exclusiveMinimum: 0, default: 10, description: 'How often changed baselines are snapshotted.' }),
+        challenge_ttl_seconds: Type.Integer({ minimum: 1, default: 600, description: 'How long a challenge may be answered by an mfa event.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          [Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')],
+          { default: 'info', ...env('LOOPGATE_LOG_LEVEL') },
+        ),
+        requests: Type.Boolean({ default: true, description: 'Log one line per HTTP request.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema> & { risk: { learn_max_level: 'low' | 'medium' | 'high' | 'critical' } };

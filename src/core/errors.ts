@@ -1,0 +1,93 @@
+/**
+ * The one error registry. Every error Loopgate reports has a stable code, an HTTP status, a problem type URI
+ * (RFC 9457) and a documentation anchor in docs/errors.md. Spec-defined errors (AuthZEN, OAuth, RFC 9470) keep
+ * their spec names where the spec defines the wire format; these codes are Loopgate's own.
+ */
+
+export const PROBLEM_TYPE_BASE = 'https://loopgate.dev/problems/';
+
+const registry = {
+  LOOPGATE_ERR_VALIDATION: { status: 400, title: 'The request is not valid' },
+  LOOPGATE_ERR_MALFORMED_JSON: { status: 400, title: 'The request body is not valid JSON' },
+  LOOPGATE_ERR_INVALID_EVENT: { status: 400, title: 'The event is not valid' },
+  LOOPGATE_ERR_UNKNOWN_EVENT_TYPE: { status: 400, title: 'Unknown event type' },
+  LOOPGATE_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  LOOPGATE_ERR_BODY_TOO_LARGE: { status: 413, title: 'The request body is too large' },
+  LOOPGATE_ERR_NOT_FOUND: { status: 404, title: 'Not found' },
+  LOOPGATE_ERR_DECISION_NOT_FOUND: { status: 404, title: 'Decision not found' },
+  LOOPGATE_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  LOOPGATE_ERR_CONFLICT: { status: 409, title: 'The request conflicts with the current state' },
+  LOOPGATE_ERR_POLICY_INVALID: { status: 422, title: 'The policy bundle is not valid' },
+  LOOPGATE_ERR_NOT_READY: { status: 503, title: 'Loopgate is not ready' },
+  LOOPGATE_ERR_SHUTTING_DOWN: { status: 503, title: 'Loopgate is shutting down' },
+  LOOPGATE_ERR_STORE_UNAVAILABLE: { status: 503, title: 'The database is unavailable' },
+  LOOPGATE_ERR_CONFIG_INVALID: { status: 500, title: 'The configuration is not valid' },
+  LOOPGATE_ERR_INTERNAL: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof registry;
+
+export const ERROR_CODES = Object.keys(registry) as ErrorCode[];
+
+export function errorInfo(code: ErrorCode): { status: number; title: string; type: string } {
+  const { status, title } = registry[code];
+  return { status, title, type: problemType(code) };
+}
+
+/** `LOOPGATE_ERR_UNKNOWN_EVENT_TYPE` → `https://loopgate.dev/problems/unknown-event-type` */
+export function problemType(code: ErrorCode): string {
+  return PROBLEM_TYPE_BASE + code.replace(/^LOOPGATE_ERR_/, '').toLowerCase().replaceAll('_', '-');
+}
+
+/** One field that failed validation, located with a JSON Pointer (RFC 6901) in URI fragment form. */
+export interface FieldError {
+  pointer: string;
+  detail: string;
+}
+
+/** An error that is safe to show to the caller: it becomes an RFC 9457 problem document. */
+export class LoopgateError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly errors: FieldError[] | undefined;
+  readonly extra: Record<string, unknown> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    detail?: string,
+    options: { errors?: FieldError[]; extra?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(detail ?? registry[code].title, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LoopgateError';
+    this.code = code;
+    this.status = registry[code].status;
+    this.errors = options.errors;
+    this.extra = options.extra;
+  }
+}
+
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  code: ErrorCode;
+  errors?: FieldError[];
+  [extension: string]: unknown;
+}
+
+export function toProblem(err: LoopgateError, instance?: string): ProblemDocument {
+  const info = errorInfo(err.code);
+  const problem: ProblemDocument = {
+    type: info.type,
+    title: info.title,
+    status: info.status,
+    detail: err.message,
+    code: err.code,
+  };
+  if (instance !== undefined) problem.instance = instance;
+  if (err.errors !== undefined) problem.errors = err.errors;
+  if (err.extra !== undefined) Object.assign(problem, err.extra);
+  return problem;
+}

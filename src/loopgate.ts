@@ -1,0 +1,170 @@
+/**
+ * The composition root: builds the adapters and services from a configuration, in dependency order, and
+ * closes them in reverse. Every door (HTTP, CLI) starts from here, so they share one service layer.
+ */
+import { createHash, randomFillSync } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Clock, Random } from './core/clock.js';
+import type { LearningRule } from './core/decision.js';
+import type { RiskConfig, RiskLevel } from './core/risk/engine.js';
+import { defaultGeoIpOptions, FileGeoIp, noGeoIp, type GeoIp } from './adapters/geoip.js';
+import type { Config } from './config/schema.js';
+import { BaselineService } from './services/baselines.js';
+import { DecisionService } from './services/decisions.js';
+import { silentLogger, type Logger } from './services/logger.js';
+import { PolicyService } from './services/policies.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/store.js';
+
+export const systemClock: Clock = { now: () => Date.now() };
+export const systemRandom: Random = { fill: (bytes) => randomFillSync(bytes) };
+
+/** The policy bundle that ships with Loopgate. */
+export const DEFAULT_POLICY_DIRECTORY = fileURLToPath(new URL('../policies/default', import.meta.url));
+
+export interface LoopgateOptions {
+  logger?: Logger;
+  clock?: Clock;
+  random?: Random;
+  /** Replace the IP database (tests use a fixed table). */
+  geo?: GeoIp;
+  /** Run migrations before starting (default true). */
+  migrate?: boolean;
+  /** Watch the policy directory (default: the config's policy.watch). */
+  watchPolicies?: boolean;
+}
+
+export interface Loopgate {
+  config: Config;
+  store: Store;
+  geo: GeoIp;
+  logger: Logger;
+  clock: Clock;
+  decisions: DecisionService;
+  policies: PolicyService;
+  baselines: BaselineService;
+  /** True once started and until close() begins. */
+  isReady(): boolean;
+  close(): Promise<void>;
+}
+
+export function riskConfigFrom(config: Config): RiskConfig {
+  const r = config.risk;
+  return {
+    decay: { halfLifeMs: r.half_life_days * 86_400_000 },
+    freeman: { alpha: r.alpha, weights: r.weights, maxLogRatio: r.max_log_ratio, minLogRatio: r.min_log_ratio },
+    travel: { maxSpeedKmh: r.travel.max_speed_kmh, minDistanceKm: r.travel.min_distance_km, weight: r.travel.weight },
+    velocity: {
+      windowMs: r.velocity.window_minutes * 60_000,
+      maxFailures: r.velocity.max_failures,
+      maxAccountsPerIp: r.velocity.max_accounts_per_ip,
+      failureWeight: r.velocity.failure_weight,
+      accountsWeight: r.velocity.accounts_weight,
+      maxKeys: r.velocity.max_keys,
+    },
+    bias: r.bias,
+    levels: r.levels,
+    subjectValueCap: r.subject_value_cap,
+    globalValueCap: r.global_value_cap,
+    sessionSignalWeights: r.session_signal_weights,
+  };
+}
+
+/** The model version: a hash of everything that changes how the model scores. */
+export function modelVersionOf(risk: RiskConfig): string {
+  return `1.${createHash('sha256').update(JSON.stringify(risk)).digest('hex').slice(0, 12)}`;
+}
+
+export async function openGeoIp(config: Config): Promise<GeoIp> {
+  if (!config.geoip.enabled) return noGeoIp;
+  const defaults = defaultGeoIpOptions();
+  const options = {
+    cityDatabases: config.geoip.city_databases.length > 0 ? config.geoip.city_databases : defaults.cityDatabases,
+    asnIpv4Csv: config.geoip.asn_ipv4_csv ?? defaults.asnIpv4Csv,
+    asnIpv6Csv: config.geoip.asn_ipv6_csv ?? defaults.asnIpv6Csv,
+  };
+  return FileGeoIp.open(options);
+}
+
+export async function createLoopgate(config: Config, options: LoopgateOptions = {}): Promise<Loopgate> {
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? systemRandom;
+  const store = openStore({ url: config.database.url, poolSize: config.database.pool_size });
+  let ready = false;
+  const opened: Array<() => Promise<void> | void> = [() => store.close()];
+  const closeAll = async () => {
+    for (const close of opened.reverse()) await close();
+  };
+  try {
+    if (options.migrate ?? true) {
+      const { applied } = await store.migrate();
+      if (applied.length > 0) logger.info({ applied, store: store.location }, 'database migrated');
+    }
+    await store.ping();
+    const geoStarted = Date.now();
+    const geo = options.geo ?? (await openGeoIp(config));
+    logger.info({ geoip: geo.describe(), ms: Date.now() - geoStarted }, 'IP enrichment ready');
+
+    const policies = new PolicyService(config.policy.directory ?? DEFAULT_POLICY_DIRECTORY, store, clock, logger);
+    const loaded = await policies.reload();
+    if (!loaded.ok) {
+      const lines = loaded.errors.map((e) => `${e.file}:${e.line}:${e.column}: ${e.message}`);
+      throw new Error(`the policy bundle in ${policies.directory} is not valid:\n  ${lines.join('\n  ')}`);
+    }
+    if (options.watchPolicies ?? config.policy.watch) policies.watch();
+    opened.push(() => policies.stop());
+
+    const risk = riskConfigFrom(config);
+    const baselines = new BaselineService(
+      store,
+      {
+        decay: risk.decay,
+        subjectValueCap: risk.subjectValueCap,
+        globalValueCap: risk.globalValueCap,
+        cacheSize: config.risk.baseline_cache_size,
+        snapshotIntervalMs: config.risk.snapshot_interval_seconds * 1000,
+      },
+      clock,
+      logger,
+    );
+    await baselines.start();
+    opened.push(() => baselines.stop());
+
+    const learning: LearningRule = { maxLevel: config.risk.learn_max_level as RiskLevel };
+    const decisions = new DecisionService(
+      { store, clock, random, geo, policies, baselines, logger },
+      {
+        risk,
+        modelVersion: modelVersionOf(risk),
+        learning,
+        challengeTtlMs: config.risk.challenge_ttl_seconds * 1000,
+        maxBatch: config.database.max_batch,
+      },
+    );
+    await decisions.start();
+    opened.push(() => decisions.drain());
+    ready = true;
+
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      store,
+      geo,
+      logger,
+      clock,
+      decisions,
+      policies,
+      baselines,
+      isReady: () => ready,
+      close: () => {
+        ready = false;
+        closing ??= closeAll();
+        return closing;
+      },
+    };
+  } catch (e) {
+    await closeAll().catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * The decision use case: event → features → risk → policy → decision, stored durably.
+ *
+ * Failures never allow: a risk model error or an unexpected policy error applies the event type's fallback.
+ * A decision is acknowledged only after its group commit is durable; what it teaches the baselines is folded
+ * in only after that commit.
+ */
+import { uuidv7, type Clock, type Random } from '../core/clock.js';
+import { assembleDecision, policyActivation, type Decision, type LearningRule, type Resolution } from '../core/decision.js';
+import { LoopgateError } from '../core/errors.js';
+import { parseEvent } from '../core/events/parse.js';
+import type { LoopgateEvent, MfaEvent } from '../core/events/schema.js';
+import { evaluatePolicy, fallbackResult, type PolicyResult } from '../core/policy/evaluate.js';
+import type { Observation } from '../core/risk/baseline.js';
+import { assessRisk, CONTEXT_MODEL_NAME, type RiskAssessment, type RiskConfig } from '../core/risk/engine.js';
+import { extractFeatures, type ContextFeatures } from '../core/risk/features.js';
+import { VelocityTracker, type VelocityObservation } from '../core/risk/velocity.js';
+import type { GeoIp } from '../adapters/geoip.js';
+import { GroupCommitter } from '../store/group-commit.js';
+import type { DecisionWrite, DecisionWriteResult, NewDecisionRow, Store } from '../store/store.js';
+import { encodeObservation, type BaselineService } from './baselines.js';
+import type { Logger } from './logger.js';
+import type { PolicyService } from './policies.js';
+
+export interface DecisionServiceOptions {
+  risk: RiskConfig;
+  /** Version of the risk model (its configuration hash): recorded with every decision. */
+  modelVersion: string;
+  learning: LearningRule;
+  challengeTtlMs: number;
+  maxBatch: number;
+}
+
+export interface DecisionDeps {
+  store: Store;
+  clock: Clock;
+  random: Random;
+  geo: GeoIp;
+  policies: PolicyService;
+  baselines: BaselineService;
+  logger: Logger;
+}
+
+export interface DecideOptions {
+  /** Evaluate without storing anything or learning (what-if, `loopgate decide --dry-run`). */
+  dryRun?: boolean;
+  /** Where the event sits in the request body, for error pointers (e.g. "/event"). */
+  pointerPrefix?: string;
+}
+
+export interface DecideResult {
+  decision: Decision;
+  /** The decision as stored and returned: serialised once. */
+  json: string;
+}
+
+const RECENT_ATTEMPTS_LIMIT = 200_000;
+
+export class DecisionService {
+  private readonly committer: GroupCommitter<DecisionWrite, DecisionWriteResult>;
+  private readonly velocity: VelocityTracker;
+  /** Challenges being answered right now, so that two answers cannot both resolve one challenge. */
+  private readonly resolving = new Set<string>();
+
+  constructor(
+    private readonly deps: DecisionDeps,
+    private readonly options: DecisionServiceOptions,
+  ) {
+    this.committer = new GroupCommitter((batch) => deps.store.appendDecisions(batch), { maxBatch: options.maxBatch });
+    this.velocity = new VelocityTracker(options.risk.velocity);
+  }
+
+  /** Warms the velocity detector with the attempts of the last window, so a restart does not reset it. */
+  async start(): Promise<void> {
+    const since = this.deps.clock.now() - this.options.risk.velocity.windowMs;
+    const attempts = await this.deps.store.recentAttempts(since, RECENT_ATTEMPTS_LIMIT);
+    for (let i = attempts.length - 1; i >= 0; i--) {
+      const a = attempts[i]!;
+      const attempt: { timeMs: number; principal: string; failed: boolean; ip?: string } = {
+        timeMs: a.event_time,
+        principal: a.actor_key,
+        failed: a.failed === 1,
+      };
+      if (a.ip !== null) attempt.ip = a.ip;
+      this.velocity.record(attempt);
+    }
+  }
+
+  async decide(raw: unknown, options: DecideOptions = {}): Promise<DecideResult> {
+    const { clock, policies, baselines } = this.deps;
+    const now = clock.now();
+    const parsed = parseEvent(raw, now, options.pointerPrefix ?? '');
+    if (!parsed.ok) {
+      throw new LoopgateError(
+        parsed.unknownType ? 'LOOPGATE_ERR_UNKNOWN_EVENT_TYPE' : 'LOOPGATE_ERR_INVALID_EVENT',
+        parsed.errors.map((e) => `${e.pointer.slice(1) || '/'} ${e.detail}`).join('; '),
+        { errors: parsed.errors },
+      );
+    }
+    const event = parsed.event;
+    const features = extractFeatures(event, this.lookup(event));
+    const actorKey = `${event.actor.kind}:${event.actor.id}`;
+    const baseline = baselines.peek(actorKey) ?? (await baselines.load(actorKey));
+    const target =
+      event.type === 'mfa' && event.decision_id !== undefined
+        ? await this.challengeTarget(event, options.pointerPrefix ?? '')
+        : undefined;
+
+    let velocity: VelocityObservation | undefined;
+    if (event.type === 'login' || event.type === 'mfa') {
+      const attempt: { timeMs: number; principal: string; failed: boolean; ip?: string } = {
+        timeMs: features.time_ms,
+        principal: actorKey,
+        failed: event.result === 'failure',
+      };
+      if (features.ip !== undefined) attempt.ip = features.ip;
+      if (!options.dryRun) this.velocity.record(attempt);
+      velocity = this.velocity.observe(actorKey, features.ip, features.time_ms);
+      if (options.dryRun) {
+        velocity.attempts += 1;
+        if (attempt.failed) velocity.failures += 1;
+      }
+    }
+
+    const model = { name: CONTEXT_MODEL_NAME, version: this.options.modelVersion };
+    let risk: RiskAssessment | { error: string; model: typeof model };
+    try {
+      risk = assessRisk(
+        { event, features, baseline, global: baselines.globalStats, velocity, nowMs: features.time_ms },
+        this.options.risk,
+        this.options.modelVersion,
+      );
+    } catch (e) {
+      this.deps.logger.error({ err: e, event_type: event.type }, 'risk model failed; applying the fallback');
+      risk = { error: message(e), model };
+    }
+
+    const bundle = policies.current();
+    let policy: PolicyResult;
+    if ('error' in risk) {
+      policy = fallbackResult(bundle, event.type, `risk model failed: ${risk.error}`);
+    } else {
+      try {
+        policy = evaluatePolicy(bundle, event.type, policyActivation(event, features, risk));
+      } catch (e) {
+        this.deps.logger.error({ err: e, event_type: event.type }, 'policy evaluation failed; applying the fallback');
+        policy = fallbackResult(bundle, event.type, `policy evaluation failed: ${message(e)}`);
+      }
+    }
+
+    const id = uuidv7(now, this.deps.random);
+    const decision = assembleDecision(
+      { id, nowMs: now, event, features, risk, policyVersion: bundle.version, policy },
+      this.options.learning,
+    );
+    if (decision.challenge !== undefined) {
+      decision.challenge.expires_at = new Date(now + this.options.challengeTtlMs).toISOString();
+    }
+
+    const observations: Observation[] = [];
+    const write: DecisionWrite = { decision: undefined as never, learning: [], updates: [] };
+    if (target !== undefined) {
+      const resolution = this.resolveChallenge(target, event as MfaEvent, decision, now);
+      if (resolution !== undefined) {
+        // The answered challenge teaches the baseline instead of the MFA event itself (same session, once).
+        decision.learned = false;
+        const resolved: Decision = { ...target, status: 'final', resolution };
+        write.updates.push({ id: target.id, status: 'final', body: JSON.stringify(resolved) });
+        if (resolution.outcome === 'allow') {
+          const obs = observationOf(target.event, target.features);
+          observations.push(obs);
+          write.learning.push({
+            actor_key: `${target.event.actor.kind}:${target.event.actor.id}`,
+            decision_id: target.id,
+            source: 'challenge',
+            created_at: now,
+            observation: encodeObservation(obs),
+          });
+        }
+      }
+    }
+    if (decision.learned) {
+      const obs = observationOf(event, features);
+      observations.unshift(obs);
+      write.learning.unshift({
+        actor_key: actorKey,
+        decision_id: id,
+        source: 'decision',
+        created_at: now,
+        observation: encodeObservation(obs),
+      });
+    }
+    const json = JSON.stringify(decision);
+    if (options.dryRun) return { decision, json };
+
+    write.decision = decisionRow(decision, json, actorKey, now);
+    if (target !== undefined) this.resolving.add(target.id);
+    let result: DecisionWriteResult;
+    try {
+      result = await this.committer.submit(write);
+    } finally {
+      if (target !== undefined) this.resolving.delete(target.id);
+    }
+    write.learning.forEach((l, i) => baselines.learn(l.actor_key, result.learningSeqs[i]!, observations[i]!));
+    return { decision, json };
+  }
+
+  /** The stored decision, as JSON. */
+  async get(id: string): Promise<string> {
+    const stored = /^[0-9a-f-]{36}$/.test(id) ? await this.deps.store.getDecision(id) : undefined;
+    if (stored === undefined) throw new LoopgateError('LOOPGATE_ERR_DECISION_NOT_FOUND', `no decision with id ${id}`);
+    return stored.body;
+  }
+
+  /** Waits until every accepted decision is committed. */
+  async drain(): Promise<void> {
+    await this.committer.drain();
+  }
+
+  private lookup(event: LoopgateEvent) {
+    const { ip, geo } = event.context;
+    if (ip === undefined) return undefined;
+    // A caller that resolved the location itself (country and ASN) spares the lookup.
+    if (geo?.country !== undefined && geo.asn !== undefined) return undefined;
+    return this.deps.geo.lookup(ip);
+  }
+
+  private async challengeTarget(event: MfaEvent, prefix: string): Promise<Decision> {
+    const pointer = `#${prefix}/decision_id`;
+    const bad = (detail: string, code: 'LOOPGATE_ERR_INVALID_EVENT' | 'LOOPGATE_ERR_CONFLICT' = 'LOOPGATE_ERR_INVALID_EVENT') =>
+      new LoopgateError(code, `decision_id ${detail}`, { errors: [{ pointer, detail }] });
+    const stored = await this.deps.store.getDecision(event.decision_id!);
+    if (stored === undefined) throw bad('names no decision');
+    const target = JSON.parse(stored.body) as Decision;
+    if (target.event.subject.id !== event.subject.id) throw bad('names a decision about another subject');
+    if (target.outcome !== 'challenge') throw bad('names a decision that did not ask for a challenge');
+    if (target.status !== 'pending' || this.resolving.has(target.id)) {
+      throw bad('names a challenge that was already answered', 'LOOPGATE_ERR_CONFLICT');
+    }
+    return target;
+  }
+
+  private resolveChallenge(target: Decision, mfa: MfaEvent, own: Decision, now: number): Resolution | undefined {
+    const base = { by: 'challenge' as const, at: new Date(now).toISOString(), reference: own.id };
+    const expires = target.challenge?.expires_at;
+    if (expires !== undefined && now > Date.parse(expires)) return { ...base, outcome: 'deny', reason: 'the challenge expired before it was answered' };
+    if (mfa.result === 'failure') return { ...base, outcome: 'deny', reason: `${mfa.method} check failed` };
+    if (own.outcome === 'deny') return { ...base, outcome: 'deny', reason: 'the MFA event itself was denied' };
+    if (own.outcome === 'allow') return { ...base, outcome: 'allow', reason: `${mfa.method} check passed` };
+    return undefined; // the MFA event is itself pending (challenge or review): the original waits
+  }
+}
+
+function observationOf(event: LoopgateEvent, features: ContextFeatures): Observation {
+  return { timeMs: features.time_ms, isLogin: event.type === 'login', features };
+}
+
+function decisionRow(d: Decision, json: string, actorKey: string, now: number): NewDecisionRow {
+  const e = d.event;
+  const failed = (e.type === 'login' || e.type === 'mfa') && e.result === 'failure';
+  return {
+    id: d.id,
+    created_at: now,
+    event_time: d.features.time_ms,
+    event_type: e.type,
+    subject_id: e.subject.id,
+    actor_key: actorKey,
+    ip: e.context.ip ?? null,
+    failed: failed ? 1 : 0,
+    outcome: d.outcome,
+    status: d.status,
+    risk_score: d.risk.score,
+    risk_level: d.risk.level,
+    policy_version: d.policy.version,
+    learned: d.learned ? 1 : 0,
+    body: json,
+  };
+}
+
+function message(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+}

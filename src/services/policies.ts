@@ -1,0 +1,121 @@
+/**
+ * The active policy bundle: loaded from a directory at start, reloaded without a restart (on request, on
+ * SIGHUP, or when a file changes). A bundle with any error is never activated; the previous one stays. Every
+ * activated version is recorded with its files so that any decision's policy can be read back later.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import type { Clock } from '../core/clock.js';
+import { LoopgateError } from '../core/errors.js';
+import { loadBundle, type CompiledBundle, type PolicySource } from '../core/policy/load.js';
+import type { PolicyError } from '../core/policy/types.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from './logger.js';
+
+const POLICY_FILE = /\.ya?ml$/i;
+
+/** Reads every .yaml/.yml file under a directory (recursively), with paths relative to it. */
+export async function readPolicyDirectory(dir: string): Promise<PolicySource[]> {
+  const out: PolicySource[] = [];
+  async function walk(d: string): Promise<void> {
+    const entries = await readdir(d, { withFileTypes: true });
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const full = join(d, e.name);
+      if (e.isDirectory()) await walk(full);
+      else if (e.isFile() && POLICY_FILE.test(e.name)) {
+        out.push({ path: relative(dir, full).split(sep).join('/'), content: await readFile(full, 'utf8') });
+      }
+    }
+  }
+  await walk(dir);
+  return out;
+}
+
+export type ReloadResult =
+  | { ok: true; version: string; changed: boolean }
+  | { ok: false; errors: PolicyError[]; version: string | undefined };
+
+export class PolicyService {
+  private bundle: CompiledBundle | undefined;
+  private watcher: FSWatcher | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private reloading: Promise<ReloadResult> | undefined;
+
+  constructor(
+    readonly directory: string,
+    private readonly store: Store | undefined,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The active bundle. Throws before the first successful load. */
+  current(): CompiledBundle {
+    if (this.bundle === undefined) throw new LoopgateError('LOOPGATE_ERR_NOT_READY', 'no policy bundle is loaded');
+    return this.bundle;
+  }
+
+  get loaded(): boolean {
+    return this.bundle !== undefined;
+  }
+
+  /** Loads and activates the bundle; at start a bad bundle is fatal, later it keeps the old one. */
+  async reload(): Promise<ReloadResult> {
+    // Serialise reloads: the watcher and an API call may ask at the same time.
+    while (this.reloading !== undefined) await this.reloading.catch(() => undefined);
+    this.reloading = this.doReload().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<ReloadResult> {
+    const sources = await readPolicyDirectory(this.directory);
+    if (sources.length === 0) {
+      const errors = [{ file: this.directory, line: 1, column: 1, message: 'no policy files (*.yaml, *.yml) in this directory' }];
+      return { ok: false, errors, version: this.bundle?.version };
+    }
+    const result = loadBundle(sources);
+    if (!result.ok) {
+      this.logger.warn({ errors: result.errors, keeping: this.bundle?.version }, 'policy bundle rejected');
+      return { ok: false, errors: result.errors, version: this.bundle?.version };
+    }
+    const changed = result.bundle.version !== this.bundle?.version;
+    if (changed) {
+      if (this.store !== undefined) {
+        await this.store.recordPolicyVersion(
+          result.bundle.version,
+          JSON.stringify(result.bundle.sources),
+          this.clock.now(),
+        );
+      }
+      this.bundle = result.bundle;
+      this.logger.info({ version: result.bundle.version, files: result.bundle.files.length }, 'policy bundle activated');
+    }
+    return { ok: true, version: result.bundle.version, changed };
+  }
+
+  /** Reloads when a file in the directory changes (debounced: editors write in several steps). */
+  watch(): void {
+    if (this.watcher !== undefined) return;
+    try {
+      this.watcher = watch(this.directory, { recursive: true, persistent: false }, (_event, file) => {
+        if (file !== null && !POLICY_FILE.test(String(file))) return;
+        clearTimeout(this.debounce);
+        this.debounce = setTimeout(() => {
+          void this.reload().catch((e) => this.logger.error({ err: e }, 'policy reload failed'));
+        }, 250);
+      });
+      this.watcher.on('error', (e) => this.logger.warn({ err: e }, 'policy directory watch stopped'));
+    } catch (e) {
+      this.logger.warn({ err: e, directory: this.directory }, 'cannot watch the policy directory; reload with SIGHUP or the API');
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.debounce);
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+}

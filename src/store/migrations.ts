@@ -1,0 +1,98 @@
+/**
+ * Schema migrations, in code so that they ship inside the package and run the same on both stores. Each
+ * migration is told the dialect, so that the few type differences (auto-increment keys, floating point) stay
+ * here and nowhere else.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+type MigrationFactory = (dialect: Dialect) => Migration;
+
+const seqColumn = (dialect: Dialect) => (dialect === 'postgres' ? 'bigserial' : 'integer');
+const bigint = 'bigint' as const;
+const double = (dialect: Dialect) => (dialect === 'postgres' ? 'double precision' : 'real');
+
+const migrations: Record<string, MigrationFactory> = {
+  '0001_decisions': (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('decisions')
+        .addColumn('seq', seqColumn(dialect), (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .addColumn('event_time', bigint, (c) => c.notNull())
+        .addColumn('event_type', 'text', (c) => c.notNull())
+        .addColumn('subject_id', 'text', (c) => c.notNull())
+        .addColumn('actor_key', 'text', (c) => c.notNull())
+        .addColumn('ip', 'text')
+        .addColumn('failed', 'smallint', (c) => c.notNull().defaultTo(0))
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('risk_score', double(dialect))
+        .addColumn('risk_level', 'text', (c) => c.notNull())
+        .addColumn('policy_version', 'text', (c) => c.notNull())
+        .addColumn('learned', 'smallint', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('decisions_subject').on('decisions').columns(['subject_id', 'seq']).execute();
+      await db.schema.createIndex('decisions_actor').on('decisions').columns(['actor_key', 'seq']).execute();
+      await db.schema.createIndex('decisions_event_time').on('decisions').columns(['event_time']).execute();
+      await db.schema.createIndex('decisions_created').on('decisions').columns(['created_at']).execute();
+
+      await db.schema
+        .createTable('learning')
+        .addColumn('seq', seqColumn(dialect), (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('actor_key', 'text', (c) => c.notNull())
+        .addColumn('decision_id', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .addColumn('observation', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('learning_actor').on('learning').columns(['actor_key', 'seq']).execute();
+
+      await db.schema
+        .createTable('baselines')
+        .addColumn('actor_key', 'text', (c) => c.primaryKey())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('learned_seq', bigint, (c) => c.notNull())
+        .addColumn('updated_at', bigint, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('baseline_global')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('learned_seq', bigint, (c) => c.notNull())
+        .addColumn('updated_at', bigint, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('policy_versions')
+        .addColumn('version', 'text', (c) => c.primaryKey())
+        .addColumn('activated_at', bigint, (c) => c.notNull())
+        .addColumn('files', 'text', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const t of ['policy_versions', 'baseline_global', 'baselines', 'learning', 'decisions']) {
+        await db.schema.dropTable(t).ifExists().execute();
+      }
+    },
+  }),
+};
+
+export class CodeMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return Object.fromEntries(Object.entries(migrations).map(([name, make]) => [name, make(this.dialect)]));
+  }
+}
+
+export const MIGRATION_NAMES = Object.keys(migrations);
+
+/** Used by tests to make sure a migration leaves nothing half-done. */
+export async function tableNames(db: Kysely<unknown>): Promise<string[]> {
+  const tables = await db.introspection.getTables();
+  return tables.map((t) => t.name).filter((n) => !n.startsWith('kysely_')).sort();
+}
+

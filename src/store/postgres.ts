@@ -1,0 +1,69 @@
+/**
+ * PostgreSQL through node-postgres: the production store. Commits are durable when they return
+ * (synchronous_commit stays on), so the group-committed batch is one transaction with multi-row inserts.
+ */
+import pg from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
+import type { Database } from './schema.js';
+import { Store, type DecisionWrite, type DecisionWriteResult } from './store.js';
+
+// BIGINT (int8) columns hold millisecond times and sequence numbers, well inside Number's safe range.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
+
+export interface PostgresOptions {
+  poolSize: number;
+}
+
+export class PostgresStore extends Store {
+  readonly dialect = 'postgres' as const;
+  readonly location: string;
+
+  static open(url: string, options: PostgresOptions): PostgresStore {
+    const pool = new pg.Pool({ connectionString: url, max: options.poolSize });
+    return new PostgresStore(pool, url);
+  }
+
+  private constructor(
+    readonly pool: pg.Pool,
+    url: string,
+  ) {
+    super(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
+    this.location = redactUrl(url);
+  }
+
+  async appendDecisions(batch: DecisionWrite[]): Promise<DecisionWriteResult[]> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('decisions').values(batch.map((w) => w.decision)).execute();
+      for (const w of batch) {
+        for (const u of w.updates) {
+          await trx.updateTable('decisions').set({ status: u.status, body: u.body }).where('id', '=', u.id).execute();
+        }
+      }
+      const learning = batch.flatMap((w) => w.learning);
+      const seqs = new Map<string, number>();
+      if (learning.length > 0) {
+        const rows = await trx.insertInto('learning').values(learning).returning(['seq', 'decision_id', 'source']).execute();
+        for (const r of rows) seqs.set(`${r.decision_id}\u0000${r.source}`, r.seq);
+      }
+      return batch.map((w) => ({ learningSeqs: w.learning.map((l) => seqs.get(`${l.decision_id}\u0000${l.source}`)!) }));
+    });
+  }
+
+  async durable(): Promise<void> {
+    // Nothing to do: a PostgreSQL commit with synchronous_commit=on is on disk when it returns.
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparseable url)';
+  }
+}

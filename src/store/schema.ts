@@ -1,0 +1,67 @@
+/**
+ * The tables, as Kysely sees them. Times are integers (milliseconds since the epoch) so that both stores
+ * compare and index them the same way; documents are JSON text so they round-trip byte for byte.
+ */
+import type { ColumnType, Generated } from 'kysely';
+
+/** PostgreSQL returns BIGINT as a string unless told otherwise; the pool parses it (see postgres.ts). */
+type BigIntColumn = ColumnType<number, number, number>;
+
+export interface DecisionsTable {
+  seq: Generated<number>;
+  id: string;
+  created_at: BigIntColumn;
+  event_time: BigIntColumn;
+  event_type: string;
+  subject_id: string;
+  actor_key: string;
+  ip: string | null;
+  /** 1 when a login or MFA attempt reported a failed credential check (for velocity). */
+  failed: number;
+  outcome: string;
+  status: string;
+  risk_score: number | null;
+  risk_level: string;
+  policy_version: string;
+  learned: number;
+  body: string;
+}
+
+/** Trusted observations, in the order they were learned: the source of truth for baselines. */
+export interface LearningTable {
+  seq: Generated<number>;
+  actor_key: string;
+  decision_id: string;
+  source: string;
+  created_at: BigIntColumn;
+  observation: string;
+}
+
+/** Snapshots of per-principal baselines; `learned_seq` is the last learning entry folded in. */
+export interface BaselinesTable {
+  actor_key: string;
+  state: string;
+  learned_seq: BigIntColumn;
+  updated_at: BigIntColumn;
+}
+
+export interface BaselineGlobalTable {
+  id: string;
+  state: string;
+  learned_seq: BigIntColumn;
+  updated_at: BigIntColumn;
+}
+
+export interface PolicyVersionsTable {
+  version: string;
+  activated_at: BigIntColumn;
+  files: string;
+}
+
+export interface Database {
+  decisions: DecisionsTable;
+  learning: LearningTable;
+  baselines: BaselinesTable;
+  baseline_global: BaselineGlobalTable;
+  policy_versions: PolicyVersionsTable;
+}

@@ -66,7 +66,15 @@ export async function startServer(config: Config, options: LoopgateOptions & { l
       }, config.server.shutdown_timeout_ms);
       timer.unref();
       // Order matters: stop taking requests and finish those in flight, then flush writes, then close the store.
-      await app.close();
+      // Keep-alive connections that were busy when the drain began go idle afterwards: close them as they do
+      // (responses during the drain also carry Connection: close), so the drain ends when the work does.
+      const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(reaper);
+      }
+      logger.info('shutting down: HTTP server closed; flushing decisions, baselines and the database');
       await loopgate.close();
       clearTimeout(timer);
       logger.info('shutdown complete');

@@ -53,6 +53,11 @@ export async function buildHttpApp(lg: Loopgate, options: HttpOptions = {}): Pro
     }
   });
 
+  // While the server drains (after close() began), tell clients not to reuse the connection.
+  app.addHook('onSend', async (_request, reply) => {
+    if (!app.server.listening) reply.header('connection', 'close');
+  });
+
   app.setErrorHandler((error, request, reply) => {
     const err = toLoopgateError(error as FastifyError);
     if (err.status >= 500) request.log.error({ err: error, code: err.code }, 'request failed');
@@ -65,6 +70,8 @@ export async function buildHttpApp(lg: Loopgate, options: HttpOptions = {}): Pro
   );
 
   await app.register(swagger, {
+    // Shared schemas keep their $id as the component name (Problem, Decision, …) instead of def-N.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
       openapi: '3.1.0',
       info: {

@@ -35,21 +35,10 @@ export interface BaselineOptions {
   snapshotIntervalMs: number;
 }
 
-/** Serialised form of an observation in the learning log. */
-export interface SerialObservation {
-  t: number;
-  l: boolean;
-  f: Observation['features'];
-}
-
-export function encodeObservation(o: Observation): string {
-  const s: SerialObservation = { t: o.timeMs, l: o.isLogin, f: o.features };
-  return JSON.stringify(s);
-}
-
-export function decodeObservation(json: string): Observation {
-  const s = JSON.parse(json) as SerialObservation;
-  return { timeMs: s.t, isLogin: s.l, features: s.f };
+/** The observation a learning entry points at: the features of the decision it names. */
+export function observationFromDecision(body: string): Observation {
+  const d = JSON.parse(body) as { event: { type: string }; features: Observation['features'] };
+  return { timeMs: d.features.time_ms, isLogin: d.event.type === 'login', features: d.features };
 }
 
 const SNAPSHOT_CHUNK = 500;
@@ -82,7 +71,7 @@ export class BaselineService {
       const page = await this.store.learningPage(after, 5000);
       if (page.length === 0) break;
       for (const e of page) {
-        fold(this.global, decodeObservation(e.observation), this.options.decay, this.options.globalValueCap);
+        fold(this.global, observationFromDecision(e.body), this.options.decay, this.options.globalValueCap);
         this.global.learnedSeq = e.seq;
         after = e.seq;
       }
@@ -126,7 +115,7 @@ export class BaselineService {
       baseline = snap === undefined ? emptyBaseline(actorKey) : deserialiseBaseline(JSON.parse(snap.state) as SerialBaseline);
     }
     const entries = await this.store.learningFor(actorKey, baseline.learnedSeq);
-    for (const e of entries) this.foldInto(baseline, e.seq, decodeObservation(e.observation));
+    for (const e of entries) this.foldInto(baseline, e.seq, observationFromDecision(e.body));
     if (entries.length > 0) this.dirty.add(actorKey);
     // A learn() may have raced with this load and already cached a fresher copy.
     const raced = this.cache.get(actorKey);

@@ -18,7 +18,7 @@ import { VelocityTracker, type VelocityObservation } from '../core/risk/velocity
 import type { GeoIp } from '../adapters/geoip.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import type { DecisionWrite, DecisionWriteResult, NewDecisionRow, Store } from '../store/store.js';
-import { encodeObservation, type BaselineService } from './baselines.js';
+import type { BaselineService } from './baselines.js';
 import type { Logger } from './logger.js';
 import type { PolicyService } from './policies.js';
 
@@ -66,7 +66,7 @@ export class DecisionService {
     private readonly deps: DecisionDeps,
     private readonly options: DecisionServiceOptions,
   ) {
-    this.committer = new GroupCommitter((batch) => deps.store.appendDecisions(batch), { maxBatch: options.maxBatch });
+    this.committer = new GroupCommitter((batch) => deps.store.commitDecisions(batch), { maxBatch: options.maxBatch });
     this.velocity = new VelocityTracker(options.risk.velocity);
   }
 
@@ -98,7 +98,17 @@ export class DecisionService {
       );
     }
     const event = parsed.event;
-    const features = extractFeatures(event, this.lookup(event));
+    const model = { name: CONTEXT_MODEL_NAME, version: this.options.modelVersion };
+    // Enrichment and feature extraction are part of the model: if they fail, the fallback decides.
+    let features: ContextFeatures;
+    let modelError: string | undefined;
+    try {
+      features = extractFeatures(event, this.lookup(event));
+    } catch (e) {
+      this.deps.logger.error({ err: e, event_type: event.type }, 'feature extraction failed; applying the fallback');
+      modelError = `feature extraction failed: ${message(e)}`;
+      features = { hour: event.time.slice(11, 13), time_ms: Date.parse(event.time) };
+    }
     const actorKey = `${event.actor.kind}:${event.actor.id}`;
     const baseline = baselines.peek(actorKey) ?? (await baselines.load(actorKey));
     const target =
@@ -122,17 +132,18 @@ export class DecisionService {
       }
     }
 
-    const model = { name: CONTEXT_MODEL_NAME, version: this.options.modelVersion };
-    let risk: RiskAssessment | { error: string; model: typeof model };
-    try {
-      risk = assessRisk(
-        { event, features, baseline, global: baselines.globalStats, velocity, nowMs: features.time_ms },
-        this.options.risk,
-        this.options.modelVersion,
-      );
-    } catch (e) {
-      this.deps.logger.error({ err: e, event_type: event.type }, 'risk model failed; applying the fallback');
-      risk = { error: message(e), model };
+    let risk: RiskAssessment | { error: string; model: typeof model } = { error: modelError ?? '', model };
+    if (modelError === undefined) {
+      try {
+        risk = assessRisk(
+          { event, features, baseline, global: baselines.globalStats, velocity, nowMs: features.time_ms },
+          this.options.risk,
+          this.options.modelVersion,
+        );
+      } catch (e) {
+        this.deps.logger.error({ err: e, event_type: event.type }, 'risk model failed; applying the fallback');
+        risk = { error: message(e), model };
+      }
     }
 
     const bundle = policies.current();
@@ -174,7 +185,6 @@ export class DecisionService {
             decision_id: target.id,
             source: 'challenge',
             created_at: now,
-            observation: encodeObservation(obs),
           });
         }
       }
@@ -182,13 +192,7 @@ export class DecisionService {
     if (decision.learned) {
       const obs = observationOf(event, features);
       observations.unshift(obs);
-      write.learning.unshift({
-        actor_key: actorKey,
-        decision_id: id,
-        source: 'decision',
-        created_at: now,
-        observation: encodeObservation(obs),
-      });
+      write.learning.unshift({ actor_key: actorKey, decision_id: id, source: 'decision', created_at: now });
     }
     const json = JSON.stringify(decision);
     if (options.dryRun) return { decision, json };

@@ -2,13 +2,16 @@
  * Group commit: requests that arrive while the database is busy are written together in the next transaction,
  * and each caller is answered only once that transaction is durable. Under light load a batch holds one item
  * and is flushed on the next turn of the event loop; under heavy load batches grow on their own, so the cost of
- * a durable commit (a transaction and one fsync) is shared by many requests. There is never more than one
- * flush in flight, which also keeps the order of commits equal to the order of submission.
+ * a commit (a transaction and one sync) is shared by many requests. One batch is in flight at a time, which
+ * keeps commits in submission order.
  */
 export interface GroupCommitOptions {
   /** Most items written in one transaction. */
   maxBatch: number;
 }
+
+/** Writes a batch in one transaction; resolves only when it is durable. */
+export type BatchWriter<T, R> = (items: T[]) => Promise<R[]>;
 
 interface Pending<T, R> {
   item: T;
@@ -20,10 +23,9 @@ export class GroupCommitter<T, R> {
   private queue: Array<Pending<T, R>> = [];
   private flushing: Promise<void> | undefined;
   private scheduled = false;
-  private idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly write: (items: T[]) => Promise<R[]>,
+    private readonly write: BatchWriter<T, R>,
     private readonly options: GroupCommitOptions,
   ) {}
 
@@ -41,8 +43,10 @@ export class GroupCommitter<T, R> {
 
   /** Resolves once everything submitted so far is committed (or has failed). */
   async drain(): Promise<void> {
-    if (this.queue.length === 0 && this.flushing === undefined && !this.scheduled) return;
-    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    while (this.queue.length > 0 || this.flushing !== undefined || this.scheduled) {
+      if (this.flushing !== undefined) await this.flushing;
+      else await new Promise((r) => setImmediate(r));
+    }
   }
 
   private schedule(): void {
@@ -54,7 +58,6 @@ export class GroupCommitter<T, R> {
       this.flushing = this.flush().finally(() => {
         this.flushing = undefined;
         if (this.queue.length > 0) this.schedule();
-        else this.notifyIdle();
       });
     });
   }
@@ -62,35 +65,30 @@ export class GroupCommitter<T, R> {
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxBatch);
-      let results: R[];
-      try {
-        results = await this.write(batch.map((p) => p.item));
-      } catch (e) {
-        // Nothing of a failed batch was committed. Retry each item alone so that one bad item cannot fail the
-        // others; an item that still fails is reported to its own caller, never acknowledged.
-        if (batch.length === 1) {
-          batch[0]!.reject(e);
-          continue;
-        }
-        for (const p of batch) {
-          try {
-            const [r] = await this.write([p.item]);
-            p.resolve(r!);
-          } catch (err) {
-            p.reject(err);
-          }
-        }
-        continue;
-      }
-      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
-      // Let requests that arrived during the write join the next batch before it is taken.
-      if (this.queue.length > 0 && this.queue.length < this.options.maxBatch) break;
+      await this.commitIsolating(batch);
+      // Requests that arrived during the write join the next batch after one more turn of the event loop.
+      if (this.queue.length < this.options.maxBatch) break;
     }
   }
 
-  private notifyIdle(): void {
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const w of waiters) w();
+  /** Commits a batch; if it fails, retries each item alone so that one bad item fails only its own caller. */
+  private async commitIsolating(batch: Array<Pending<T, R>>): Promise<void> {
+    try {
+      const results = await this.write(batch.map((p) => p.item));
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+    } catch (e) {
+      if (batch.length === 1) {
+        batch[0]!.reject(e);
+        return;
+      }
+      for (const p of batch) {
+        try {
+          const [r] = await this.write([p.item]);
+          p.resolve(r!);
+        } catch (err) {
+          p.reject(err);
+        }
+      }
+    }
   }
 }

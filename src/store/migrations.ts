@@ -35,9 +35,8 @@ const migrations: Record<string, MigrationFactory> = {
         .addColumn('learned', 'smallint', (c) => c.notNull())
         .addColumn('body', 'text', (c) => c.notNull())
         .execute();
+      // Every index costs on the hot path (each decision updates all of them): only what queries need.
       await db.schema.createIndex('decisions_subject').on('decisions').columns(['subject_id', 'seq']).execute();
-      await db.schema.createIndex('decisions_actor').on('decisions').columns(['actor_key', 'seq']).execute();
-      await db.schema.createIndex('decisions_event_time').on('decisions').columns(['event_time']).execute();
       await db.schema.createIndex('decisions_created').on('decisions').columns(['created_at']).execute();
 
       await db.schema
@@ -47,7 +46,6 @@ const migrations: Record<string, MigrationFactory> = {
         .addColumn('decision_id', 'text', (c) => c.notNull())
         .addColumn('source', 'text', (c) => c.notNull())
         .addColumn('created_at', bigint, (c) => c.notNull())
-        .addColumn('observation', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('learning_actor').on('learning').columns(['actor_key', 'seq']).execute();
 

@@ -3,7 +3,7 @@
  * (synchronous_commit stays on), so the group-committed batch is one transaction with multi-row inserts.
  */
 import pg from 'pg';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
 import type { Database } from './schema.js';
 import { Store, type DecisionWrite, type DecisionWriteResult } from './store.js';
 
@@ -31,7 +31,7 @@ export class PostgresStore extends Store {
     this.location = redactUrl(url);
   }
 
-  async appendDecisions(batch: DecisionWrite[]): Promise<DecisionWriteResult[]> {
+  async commitDecisions(batch: DecisionWrite[]): Promise<DecisionWriteResult[]> {
     return this.db.transaction().execute(async (trx) => {
       await trx.insertInto('decisions').values(batch.map((w) => w.decision)).execute();
       for (const w of batch) {
@@ -49,8 +49,14 @@ export class PostgresStore extends Store {
     });
   }
 
-  async durable(): Promise<void> {
-    // Nothing to do: a PostgreSQL commit with synchronous_commit=on is on disk when it returns.
+  async start(): Promise<void> {
+    // Nothing to open: the pool connects on demand. Commits are durable when they return (synchronous_commit).
+  }
+
+  protected async writeQueries(queries: CompiledQuery[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const q of queries) await trx.executeQuery(q);
+    });
   }
 
   async close(): Promise<void> {

@@ -27,14 +27,16 @@ export interface DecisionsTable {
   body: string;
 }
 
-/** Trusted observations, in the order they were learned: the source of truth for baselines. */
+/**
+ * Trusted observations, in the order they were learned: the source of truth for baselines. Each row points at
+ * the decision whose features were learned (its own, or the challenged decision an MFA event answered).
+ */
 export interface LearningTable {
   seq: Generated<number>;
   actor_key: string;
   decision_id: string;
   source: string;
   created_at: BigIntColumn;
-  observation: string;
 }
 
 /** Snapshots of per-principal baselines; `learned_seq` is the last learning entry folded in. */

@@ -1,9 +1,10 @@
 /**
  * The storage port. One implementation per database; everything above this file is unaware of which one runs.
- * Reads and occasional writes go through Kysely and are identical for both; the group-committed append of
- * decisions is specialised per dialect because it is the hot path.
+ * Every query is built with Kysely from one schema (schema.ts). Reads run directly; writes go through
+ * `writeQueries`, which runs compiled queries in one durable transaction: on PostgreSQL a Kysely transaction, on
+ * SQLite the single writer thread (sqlite-writer.ts). The decision batch, the hot path, has its own method.
  */
-import { Kysely, Migrator, type Insertable } from 'kysely';
+import { Kysely, Migrator, type CompiledQuery, type Insertable } from 'kysely';
 import { CodeMigrationProvider, type Dialect } from './migrations.js';
 import type { Database, DecisionsTable, LearningTable } from './schema.js';
 
@@ -30,10 +31,11 @@ export interface StoredDecision {
   body: string;
 }
 
+/** A learning entry with the body of the decision it points at. */
 export interface LearningEntry {
   seq: number;
   actor_key: string;
-  observation: string;
+  body: string;
 }
 
 export interface RecentAttempt {
@@ -55,19 +57,22 @@ export abstract class Store {
 
   constructor(readonly db: Kysely<Database>) {}
 
-  /** Writes a batch atomically and durably. Called by the group committer only. */
-  abstract appendDecisions(batch: DecisionWrite[]): Promise<DecisionWriteResult[]>;
+  /** Writes a batch of decisions atomically and durably. Called by the group committer only. */
+  abstract commitDecisions(batch: DecisionWrite[]): Promise<DecisionWriteResult[]>;
 
-  /** Makes every write so far durable (SQLite: syncs the WAL; PostgreSQL commits are already durable). */
-  abstract durable(): Promise<void>;
+  /** Runs compiled queries in one transaction; resolves once it is durable. */
+  protected abstract writeQueries(queries: CompiledQuery[]): Promise<void>;
+
+  /** Opens what writing needs (the SQLite writer thread); called after migrations. */
+  abstract start(): Promise<void>;
 
   abstract close(): Promise<void>;
 
+  /** Creates or upgrades the schema. Runs before `start()`. */
   async migrate(): Promise<{ applied: string[] }> {
     const migrator = new Migrator({ db: this.db, provider: new CodeMigrationProvider(this.dialect) });
     const { error, results } = await migrator.migrateToLatest();
     if (error !== undefined) throw error;
-    await this.durable();
     return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
   }
 
@@ -99,13 +104,15 @@ export abstract class Store {
       .executeTakeFirst();
   }
 
+  /** One principal's learning entries after `afterSeq`, with the decisions they point at. */
   async learningFor(actorKey: string, afterSeq: number): Promise<LearningEntry[]> {
     return this.db
       .selectFrom('learning')
-      .select(['seq', 'actor_key', 'observation'])
-      .where('actor_key', '=', actorKey)
-      .where('seq', '>', afterSeq)
-      .orderBy('seq')
+      .innerJoin('decisions', 'decisions.id', 'learning.decision_id')
+      .select(['learning.seq as seq', 'learning.actor_key as actor_key', 'decisions.body as body'])
+      .where('learning.actor_key', '=', actorKey)
+      .where('learning.seq', '>', afterSeq)
+      .orderBy('learning.seq')
       .execute();
   }
 
@@ -113,16 +120,17 @@ export abstract class Store {
   async learningPage(afterSeq: number, limit: number): Promise<LearningEntry[]> {
     return this.db
       .selectFrom('learning')
-      .select(['seq', 'actor_key', 'observation'])
-      .where('seq', '>', afterSeq)
-      .orderBy('seq')
+      .innerJoin('decisions', 'decisions.id', 'learning.decision_id')
+      .select(['learning.seq as seq', 'learning.actor_key as actor_key', 'decisions.body as body'])
+      .where('learning.seq', '>', afterSeq)
+      .orderBy('learning.seq')
       .limit(limit)
       .execute();
   }
 
   async saveBaselineSnapshots(rows: Array<{ actor_key: string; state: string; learned_seq: number }>, nowMs: number): Promise<void> {
     if (rows.length === 0) return;
-    await this.db
+    const query = this.db
       .insertInto('baselines')
       .values(rows.map((r) => ({ ...r, updated_at: nowMs })))
       .onConflict((oc) =>
@@ -131,8 +139,8 @@ export abstract class Store {
           learned_seq: eb.ref('excluded.learned_seq'),
           updated_at: eb.ref('excluded.updated_at'),
         })),
-      )
-      .execute();
+      );
+    await this.writeQueries([query.compile()]);
   }
 
   async loadGlobalSnapshot(): Promise<Snapshot | undefined> {
@@ -140,7 +148,7 @@ export abstract class Store {
   }
 
   async saveGlobalSnapshot(state: string, learnedSeq: number, nowMs: number): Promise<void> {
-    await this.db
+    const query = this.db
       .insertInto('baseline_global')
       .values({ id: 'global', state, learned_seq: learnedSeq, updated_at: nowMs })
       .onConflict((oc) =>
@@ -149,28 +157,27 @@ export abstract class Store {
           learned_seq: eb.ref('excluded.learned_seq'),
           updated_at: eb.ref('excluded.updated_at'),
         })),
-      )
-      .execute();
+      );
+    await this.writeQueries([query.compile()]);
   }
 
-  /** Login and MFA attempts since a time, newest first, to warm up the velocity detector after a restart. */
+  /** Login and MFA attempts decided since a time, newest first, to warm up the velocity detector after a restart. */
   async recentAttempts(sinceMs: number, limit: number): Promise<RecentAttempt[]> {
     return this.db
       .selectFrom('decisions')
       .select(['event_time', 'actor_key', 'ip', 'failed'])
-      .where('event_time', '>=', sinceMs)
+      .where('created_at', '>=', sinceMs)
       .where('event_type', 'in', ['login', 'mfa'])
-      .orderBy('event_time', 'desc')
+      .orderBy('created_at', 'desc')
       .limit(limit)
       .execute();
   }
 
   async recordPolicyVersion(version: string, files: string, nowMs: number): Promise<void> {
-    await this.db
+    const query = this.db
       .insertInto('policy_versions')
       .values({ version, files, activated_at: nowMs })
-      .onConflict((oc) => oc.column('version').doNothing())
-      .execute();
-    await this.durable();
+      .onConflict((oc) => oc.column('version').doNothing());
+    await this.writeQueries([query.compile()]);
   }
 }

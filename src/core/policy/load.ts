@@ -232,17 +232,17 @@ function parseRule(node: Node, ctx: FileContext): { rule: Rule; nodes: RuleNodes
   const m = ctx.map(node, 'a rule');
   if (m === undefined) return undefined;
   ctx.allowOnly(m, ['id', 'description', 'when', 'outcome', 'challenge', 'route']);
+  // Each field is checked on its own, so that one missing field does not hide the errors of the others.
   const idEntry = ctx.required(m, node, 'id');
   const whenEntry = ctx.required(m, node, 'when');
   const outcomeEntry = ctx.required(m, node, 'outcome');
-  if (idEntry === undefined || whenEntry === undefined || outcomeEntry === undefined) return undefined;
-  const id = ctx.string(idEntry.value, 'rule id');
-  if (id !== undefined && !ID_PATTERN.test(id)) ctx.error(idEntry.value, `rule id "${id}" must be letters, digits and _.:-`);
-  const when = ctx.expression(whenEntry.value, ruleCheckEnv, 'condition');
-  const outcome = ctx.oneOf(outcomeEntry.value, OUTCOMES, 'outcome');
+  const id = idEntry === undefined ? undefined : ctx.string(idEntry.value, 'rule id');
+  if (id !== undefined && !ID_PATTERN.test(id)) ctx.error(idEntry!.value, `rule id "${id}" must be letters, digits and _.:-`);
+  const when = whenEntry === undefined ? undefined : ctx.expression(whenEntry.value, ruleCheckEnv, 'condition');
+  const outcome = outcomeEntry === undefined ? undefined : ctx.oneOf(outcomeEntry.value, OUTCOMES, 'outcome');
   if (id === undefined || when === undefined || outcome === undefined) return undefined;
   const rule: Rule = { id, when, outcome };
-  const nodes: RuleNodes = { id: idEntry.value!, outcome: outcomeEntry.value! };
+  const nodes: RuleNodes = { id: idEntry!.value!, outcome: outcomeEntry!.value! };
   const description = m.get('description');
   if (description !== undefined) {
     const d = ctx.string(description.value, 'description');

@@ -71,8 +71,12 @@ interface Level {
 interface LevelEstimate extends Level {
   pGlobal: number;
   pSubject: number;
+  /** raw count of this value for the principal */
   seen: number;
+  /** raw count of events with this feature for the principal */
   total: number;
+  /** decayed count of this value for the principal */
+  count: number;
 }
 
 const FAMILIES: Record<Exclude<FamilyName, 'hour'>, TrackedFeature[]> = {
@@ -155,9 +159,11 @@ function globalProbability(global: Counts, level: Level, inputs: FreemanInputs):
   return (count + 1) / (total + table.values.size + 1);
 }
 
+// Hot path: estimates are built with one fixed object shape (no spread, no holey arrays) so that V8 keeps these
+// functions monomorphic; a spread here tripled the cost of scoring an event.
 function estimateChain(levels: Level[], baseline: Baseline, inputs: FreemanInputs, alpha: number): LevelEstimate[] {
-  const out: LevelEstimate[] = new Array(levels.length);
-  let parent: (LevelEstimate & { count: number }) | undefined;
+  const out: LevelEstimate[] = [];
+  let parent: LevelEstimate | undefined;
   for (let i = levels.length - 1; i >= 0; i--) {
     const level = levels[i]!;
     const pGlobal = globalProbability(inputs.global, level, inputs);
@@ -175,8 +181,16 @@ function estimateChain(levels: Level[], baseline: Baseline, inputs: FreemanInput
         parent.seen === 0 ? pGlobalGivenParent : Math.min(1, (count + mass * pGlobalGivenParent) / (parent.count + mass));
       pSubject = parent.pSubject * pGivenParent;
     }
-    const estimate = { ...level, pGlobal, pSubject, seen: stats?.n ?? 0, total: table?.total.n ?? 0, count };
-    out[i] = estimate;
+    const estimate: LevelEstimate = {
+      feature: level.feature,
+      value: level.value,
+      pGlobal,
+      pSubject,
+      seen: stats === undefined ? 0 : stats.n,
+      total: table === undefined ? 0 : table.total.n,
+      count,
+    };
+    out.unshift(estimate);
     parent = estimate;
   }
   return out;

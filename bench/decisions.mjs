@@ -1,0 +1,144 @@
+// npm run bench:decisions — Loopgate's POST /v1/decisions (full pipeline: validation, IP enrichment, baselines,
+// risk, CEL policy, durable SQLite group commit) against a bare Fastify endpoint parsing the same JSON body,
+// measured with the same load generator (wrk) in the same run. Prints a table and the ratio, writes
+// bench/results/decisions.json and docs/img/bench-decisions.svg.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { barChart, ensureWrk, startChild, wrk } from './lib.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
+const CONNECTIONS = 50;
+// Paced run: each of PACED_CONNECTIONS waits PACED_DELAY ms between requests, about 10,000 requests/s in all.
+const PACED_CONNECTIONS = 105;
+const PACED_DELAY = 10;
+
+ensureWrk();
+const work = mkdtempSync(join(tmpdir(), 'loopgate-bench-'));
+
+// 2,000 distinct logins: 500 people, each with a few IPs, user agents and devices, as a day of traffic looks.
+const UAS = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+  'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+];
+const NETS = ['81.2.69', '90.84.10', '8.8.4', '200.160.2', '1.1.1', '62.210.16', '85.214.132', '151.101.1'];
+const bodies = [];
+for (let i = 0; i < 2000; i++) {
+  const person = i % 500;
+  const event = {
+    type: 'login',
+    subject: { id: `user-${person}`, department: ['finance', 'sales', 'it', 'hr'][person % 4], region: 'EU' },
+    context: {
+      ip: `${NETS[(person + (i % 3 === 0 ? 1 : 0)) % NETS.length]}.${(person % 200) + 1}`,
+      user_agent: UAS[(person + (i % 7 === 0 ? 1 : 0)) % UAS.length],
+      device_id: `device-${person}-${i % 5 === 0 ? 2 : 1}`,
+    },
+    result: 'success',
+    method: 'password',
+  };
+  bodies.push(JSON.stringify({ event }));
+}
+const averageBody = Math.round(bodies.reduce((n, b) => n + b.length, 0) / bodies.length);
+
+function script(delay) {
+  const file = join(work, `post-${delay ?? 0}.lua`);
+  const lua = [
+    'local bodies = {',
+    ...bodies.map((b) => `  [==[${b}]==],`),
+    '}',
+    'local requests = {}',
+    'local i = 0',
+    'function init(args)',
+    '  for k, b in ipairs(bodies) do',
+    '    requests[k] = wrk.format("POST", "/v1/decisions", { ["Content-Type"] = "application/json" }, b)',
+    '  end',
+    'end',
+    'function request()',
+    '  i = i % #requests + 1',
+    '  return requests[i]',
+    'end',
+    delay === undefined ? '' : `function delay() return ${delay} end`,
+  ].join('\n');
+  writeFileSync(file, lua);
+  return file;
+}
+
+const full = script();
+const paced = script(PACED_DELAY);
+
+async function measure(name, start) {
+  const server = await start();
+  try {
+    process.stderr.write(`${name}: warming up ${WARMUP}s…\n`);
+    wrk({ url: server.url, script: full, connections: CONNECTIONS, seconds: WARMUP });
+    process.stderr.write(`${name}: saturation, ${CONNECTIONS} connections, ${SECONDS}s…\n`);
+    const saturated = wrk({ url: server.url, script: full, connections: CONNECTIONS, seconds: SECONDS });
+    process.stderr.write(`${name}: paced at ~10,000 requests/s, ${SECONDS}s…\n`);
+    const steady = wrk({ url: server.url, script: paced, connections: PACED_CONNECTIONS, seconds: SECONDS });
+    return { saturated, steady };
+  } finally {
+    await server.stop();
+  }
+}
+
+const bare = await measure('bare fastify', () => startChild([join(root, 'bench/bare-server.mjs')]));
+const dbDir = join(work, 'db');
+mkdirSync(dbDir);
+const loopgate = await measure('loopgate', () =>
+  startChild([join(root, 'dist/cli/main.js'), 'start'], {
+    LOOPGATE_PORT: '0',
+    LOOPGATE_DATABASE_URL: join(dbDir, 'loopgate.db'),
+    LOOPGATE_LOG_LEVEL: 'warn',
+    LOOPGATE_LOG_REQUESTS: 'false',
+    LOOPGATE_POLICY_WATCH: 'false',
+  }),
+);
+rmSync(work, { recursive: true, force: true });
+
+const ratio = loopgate.saturated.rps / bare.saturated.rps;
+const row = (name, r) =>
+  `| ${name} | ${Math.round(r.saturated.rps).toLocaleString('en-US')} | ${r.saturated.p50.toFixed(2)} | ${r.saturated.p99.toFixed(2)} | ${Math.round(r.steady.rps).toLocaleString('en-US')} | ${r.steady.p50.toFixed(2)} | ${r.steady.p99.toFixed(2)} | ${r.saturated.non2xx + r.steady.non2xx} |`;
+const table = [
+  `| server | saturated req/s | p50 ms | p99 ms | paced req/s | paced p50 ms | paced p99 ms | non-2xx |`,
+  `|---|---|---|---|---|---|---|---|`,
+  row('bare Fastify (parse the body, answer)', bare),
+  row('Loopgate POST /v1/decisions (SQLite, durable)', loopgate),
+].join('\n');
+const verdict = [
+  `throughput ratio Loopgate / bare: ${ratio.toFixed(2)} (goal ≥ 0.50) — ${ratio >= 0.5 ? 'met' : 'NOT met'}`,
+  `p99 at ${Math.round(loopgate.steady.rps).toLocaleString('en-US')} decisions/s: ${loopgate.steady.p99.toFixed(2)} ms (goal ≤ 5 ms at 10,000/s) — ${loopgate.steady.p99 <= 5 && loopgate.steady.rps >= 9500 ? 'met' : 'NOT met'}`,
+];
+console.log(`\nbody ${averageBody} bytes on average, ${bodies.length} distinct events; wrk -t1, ${CONNECTIONS} connections saturated, ${PACED_CONNECTIONS} connections × ${PACED_DELAY} ms pacing; ${SECONDS}s each after ${WARMUP}s warm-up\n`);
+console.log(table);
+console.log(`\n${verdict.join('\n')}`);
+
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+const result = { when: new Date().toISOString(), node: process.version, seconds: SECONDS, averageBody, bare, loopgate, ratio };
+for (const r of [bare.saturated, bare.steady, loopgate.saturated, loopgate.steady]) delete r.raw;
+writeFileSync(join(root, 'bench/results/decisions.json'), `${JSON.stringify(result, null, 2)}\n`);
+mkdirSync(join(root, 'docs/img'), { recursive: true });
+barChart(join(root, 'docs/img/bench-decisions.svg'), `Decisions: Loopgate vs a bare Fastify endpoint (one process, same run)`, [
+  {
+    label: 'Throughput at saturation (requests/s, higher is better)',
+    bars: [
+      { name: 'bare Fastify', value: bare.saturated.rps, text: Math.round(bare.saturated.rps).toLocaleString('en-US') },
+      { name: 'Loopgate', value: loopgate.saturated.rps, text: `${Math.round(loopgate.saturated.rps).toLocaleString('en-US')} (${ratio.toFixed(2)}×)` },
+    ],
+    target: bare.saturated.rps * 0.5,
+    targetLabel: 'goal: 0.5× bare',
+  },
+  {
+    label: 'p99 latency at ~10,000 requests/s (ms, lower is better)',
+    bars: [
+      { name: 'bare Fastify', value: bare.steady.p99, text: `${bare.steady.p99.toFixed(2)} ms` },
+      { name: 'Loopgate', value: loopgate.steady.p99, text: `${loopgate.steady.p99.toFixed(2)} ms` },
+    ],
+    target: 5,
+    targetLabel: 'goal: 5 ms',
+  },
+]);

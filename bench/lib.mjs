@@ -1,0 +1,88 @@
+// Shared pieces of the benchmarks: child servers, wrk runs and their parsing, SVG bar charts.
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+
+export function ensureWrk() {
+  if (spawnSync('wrk', ['--version']).error === undefined) return;
+  process.stderr.write('wrk is not installed; installing it from Debian (apt-get install -y wrk)\n');
+  const r = spawnSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('could not install wrk; install it (Debian package "wrk") and rerun');
+}
+
+export async function startChild(args, env = {}) {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += String(d)));
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`child did not start:\n${err}`)), 60_000);
+    child.stderr.on('data', () => {
+      const m = err.match(/listening on (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`child exited ${code}:\n${err}`)));
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+const UNIT = { us: 0.001, ms: 1, s: 1000 };
+
+/** Runs wrk and returns requests/s and latency percentiles in milliseconds. */
+export function wrk({ url, script, connections, seconds, threads = 1 }) {
+  const r = spawnSync('wrk', [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
+  const out = r.stdout;
+  const rps = Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
+  const pct = (p) => {
+    const m = out.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, 'm'));
+    return m ? Number(m[1]) * UNIT[m[2]] : NaN;
+  };
+  const non2xx = Number(out.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0);
+  const errors = out.match(/Socket errors:.*/)?.[0] ?? '';
+  return { rps, p50: pct(50), p90: pct(90), p99: pct(99), non2xx, errors, raw: out };
+}
+
+/** A horizontal bar chart as a standalone SVG: one group per metric, one bar per series. */
+export function barChart(file, title, groups) {
+  const width = 720;
+  const barH = 22;
+  const gap = 10;
+  const left = 190;
+  let y = 50;
+  const parts = [];
+  const colours = ['#8c8c8c', '#2b6cb0', '#c05621', '#2f855a'];
+  for (const g of groups) {
+    parts.push(`<text x="10" y="${y + 14}" font-weight="bold">${g.label}</text>`);
+    y += 22;
+    const max = Math.max(...g.bars.map((b) => b.value), g.target ?? 0) * 1.1 || 1;
+    for (const [i, b] of g.bars.entries()) {
+      const w = ((width - left - 120) * b.value) / max;
+      parts.push(`<text x="20" y="${y + 15}">${b.name}</text>`);
+      parts.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${colours[i % colours.length]}"/>`);
+      parts.push(`<text x="${left + w + 6}" y="${y + 15}">${b.text}</text>`);
+      y += barH + 4;
+    }
+    if (g.target !== undefined) {
+      const x = left + ((width - left - 120) * g.target) / max;
+      parts.push(`<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${y - g.bars.length * (barH + 4) - 4}" y2="${y}" stroke="#c53030" stroke-dasharray="4 3"/>`);
+      parts.push(`<text x="${(x + 4).toFixed(1)}" y="${y + 12}" fill="#c53030" font-size="11">${g.targetLabel}</text>`);
+      y += 14;
+    }
+    y += gap + 8;
+  }
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="sans-serif" font-size="13">
+<rect width="100%" height="100%" fill="white"/>
+<text x="10" y="28" font-size="16" font-weight="bold">${title}</text>
+${parts.join('\n')}
+</svg>\n`;
+  writeFileSync(file, svg);
+}

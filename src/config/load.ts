@@ -68,15 +68,19 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     setPath(raw, setting.path, parsed.value);
     fromEnv.set(setting.path.join('.'), setting.env);
   }
+  const fromOption = new Set<string>();
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
-    if (value !== undefined) setPath(raw, key.split('.'), value);
+    if (value === undefined) continue;
+    setPath(raw, key.split('.'), value);
+    fromOption.add(key);
   }
 
   const config = structuredClone(raw);
   if (!validate(config)) {
     for (const e of fieldErrors(validate.errors ?? [], (path) => path)) {
       const key = e.pointer.slice(1).replaceAll('/', '.');
-      const source = fromEnv.get(key) ?? (file ? `${file}: ${key}` : key);
+      // Options are applied last, so they win over the environment, which wins over the file.
+      const source = fromOption.has(key) ? `option ${key}` : (fromEnv.get(key) ?? (file ? `${file}: ${key}` : key));
       const detail = e.detail.startsWith('is not a known field') ? 'is not a known setting' : e.detail;
       problems.push(`${source} ${detail}`);
     }

@@ -2,10 +2,16 @@
  * Baselines in memory, backed by the learning log.
  *
  * The learning table is the source of truth: every trusted observation is appended there in the same
- * transaction as the decision that made it trusted. Baselines are folds of that log, cached in memory (LRU) and
- * snapshotted to the database now and then with the sequence number they include, so that loading a principal
- * is "snapshot + the entries after it" and nothing learned is lost on a crash. Folding happens after commit,
- * in commit order, so a baseline never contains something that was not durably learned.
+ * transaction as the decision that made it trusted, as a pointer to that decision. Baselines are folds of the
+ * log, cached in memory (LRU) and folded after commit, in commit order, so a baseline never contains something
+ * that was not durably learned.
+ *
+ * Snapshots make loading cheap without a per-principal index on the log (which would cost a random page write
+ * per learned decision). A flush writes every changed baseline, then records a watermark H: from then on, every
+ * entry up to H is inside some principal's snapshot, and every entry after H is folded into a baseline held in
+ * memory (dirty until the next flush). Loading a principal is therefore just reading its snapshot; after a
+ * restart the tail of the log after H is replayed once, at start. The global statistics carry their own fold
+ * position (in their state), so the tail is never counted twice.
  */
 import {
   deserialiseBaseline,
@@ -23,6 +29,7 @@ import {
   type SerialBaseline,
 } from '../core/risk/baseline.js';
 import type { Clock } from '../core/clock.js';
+import { MAX_UA_LENGTH } from '../core/risk/features.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from './logger.js';
 
@@ -35,10 +42,25 @@ export interface BaselineOptions {
   snapshotIntervalMs: number;
 }
 
+interface StoredDecisionShape {
+  event: { type: string; context: { user_agent?: string } };
+  features: Observation['features'];
+}
+
+/** The features of a stored decision, with the user agent (stored once, in the event) put back. */
+export function featuresOfStored(d: StoredDecisionShape): Observation['features'] {
+  const f = d.features;
+  if (f.browser !== undefined && f.ua === undefined && d.event.context.user_agent !== undefined) {
+    f.ua = d.event.context.user_agent.slice(0, MAX_UA_LENGTH);
+  }
+  return f;
+}
+
 /** The observation a learning entry points at: the features of the decision it names. */
 export function observationFromDecision(body: string): Observation {
-  const d = JSON.parse(body) as { event: { type: string }; features: Observation['features'] };
-  return { timeMs: d.features.time_ms, isLogin: d.event.type === 'login', features: d.features };
+  const d = JSON.parse(body) as StoredDecisionShape;
+  const features = featuresOfStored(d);
+  return { timeMs: features.time_ms, isLogin: d.event.type === 'login', features };
 }
 
 const SNAPSHOT_CHUNK = 500;
@@ -49,8 +71,12 @@ export class BaselineService {
   private readonly dirty = new Set<string>();
   /** Dirty baselines pushed out of the cache, kept until their snapshot is written. */
   private readonly evictedDirty = new Map<string, Baseline>();
+  /** Learning entries folded into the global statistics but not yet into their (loading) principal's baseline. */
+  private readonly unfolded = new Map<number, string>();
   private global: Counts = emptyCounts();
   private globalDirty = false;
+  /** Every learning entry up to this sequence number is in some principal's stored snapshot. */
+  private watermark = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
 
@@ -61,25 +87,47 @@ export class BaselineService {
     private readonly logger: Logger,
   ) {}
 
-  /** Loads the global statistics: the last snapshot plus every learning entry after it. */
+  /**
+   * Loads the global statistics and replays the tail of the learning log after the watermark into the global
+   * statistics (entries it does not have yet) and into the baselines of the principals it concerns.
+   */
   async start(): Promise<void> {
     const snap = await this.store.loadGlobalSnapshot();
     this.global = snap === undefined ? emptyCounts() : deserialiseCounts(JSON.parse(snap.state));
-    let after = this.global.learnedSeq;
+    this.watermark = snap?.learned_seq ?? 0;
+    const tail = new Map<string, Array<{ seq: number; obs: Observation }>>();
+    let after = Math.min(this.watermark, this.global.learnedSeq);
     let replayed = 0;
     for (;;) {
       const page = await this.store.learningPage(after, 5000);
       if (page.length === 0) break;
       for (const e of page) {
-        fold(this.global, observationFromDecision(e.body), this.options.decay, this.options.globalValueCap);
-        this.global.learnedSeq = e.seq;
+        const obs = observationFromDecision(e.body);
+        if (e.seq > this.global.learnedSeq) {
+          fold(this.global, obs, this.options.decay, this.options.globalValueCap);
+          this.global.learnedSeq = e.seq;
+          this.globalDirty = true;
+        }
+        if (e.seq > this.watermark) {
+          let list = tail.get(e.actor_key);
+          if (list === undefined) tail.set(e.actor_key, (list = []));
+          list.push({ seq: e.seq, obs });
+        }
         after = e.seq;
       }
       replayed += page.length;
     }
-    if (replayed > 0) this.globalDirty = true;
-    this.logger.info({ learned: this.global.n, replayed }, 'baselines: global statistics loaded');
-    this.timer = setInterval(() => void this.flushSnapshots().catch((e) => this.logger.error({ err: e }, 'baseline snapshot failed')), this.options.snapshotIntervalMs);
+    for (const [actorKey, entries] of tail) {
+      const baseline = await this.loadSnapshot(actorKey);
+      for (const e of entries) this.foldInto(baseline, e.seq, e.obs);
+      this.insert(actorKey, baseline);
+      this.dirty.add(actorKey);
+    }
+    this.logger.info({ learned: this.global.n, replayed, principals: tail.size }, 'baselines: global statistics loaded');
+    this.timer = setInterval(
+      () => void this.flushSnapshots().catch((e) => this.logger.error({ err: e }, 'baseline snapshot failed')),
+      this.options.snapshotIntervalMs,
+    );
     this.timer.unref();
   }
 
@@ -108,15 +156,15 @@ export class BaselineService {
     return pending;
   }
 
+  private async loadSnapshot(actorKey: string): Promise<Baseline> {
+    const kept = this.evictedDirty.get(actorKey);
+    if (kept !== undefined) return kept;
+    const snap = await this.store.loadBaselineSnapshot(actorKey);
+    return snap === undefined ? emptyBaseline(actorKey) : deserialiseBaseline(JSON.parse(snap.state) as SerialBaseline);
+  }
+
   private async loadFromStore(actorKey: string): Promise<Baseline> {
-    let baseline = this.evictedDirty.get(actorKey);
-    if (baseline === undefined) {
-      const snap = await this.store.loadBaselineSnapshot(actorKey);
-      baseline = snap === undefined ? emptyBaseline(actorKey) : deserialiseBaseline(JSON.parse(snap.state) as SerialBaseline);
-    }
-    const entries = await this.store.learningFor(actorKey, baseline.learnedSeq);
-    for (const e of entries) this.foldInto(baseline, e.seq, observationFromDecision(e.body));
-    if (entries.length > 0) this.dirty.add(actorKey);
+    const baseline = await this.loadSnapshot(actorKey);
     // A learn() may have raced with this load and already cached a fresher copy.
     const raced = this.cache.get(actorKey);
     if (raced !== undefined) return raced;
@@ -131,19 +179,20 @@ export class BaselineService {
       this.global.learnedSeq = seq;
       this.globalDirty = true;
     }
-    const cached = this.cache.get(actorKey);
+    const cached = this.peek(actorKey);
     if (cached !== undefined) {
       if (this.foldInto(cached, seq, observation)) this.dirty.add(actorKey);
       return;
     }
-    // Not in memory: the entry is in the log, so the next load replays it. If a load is under way, fold into
-    // its result once it arrives (the load may or may not have read this entry; foldInto skips duplicates).
-    const pending = this.loading.get(actorKey);
-    if (pending !== undefined) {
-      void pending.then((b) => {
+    // Not in memory (evicted since its decision was scored): load it and fold. Until then the entry is held in
+    // `unfolded`, which keeps the watermark below it, so no snapshot can claim to contain it.
+    this.unfolded.set(seq, actorKey);
+    void this.load(actorKey)
+      .then((b) => {
         if (this.foldInto(b, seq, observation)) this.dirty.add(actorKey);
-      });
-    }
+      })
+      .catch((e) => this.logger.error({ err: e, actor: actorKey }, 'baseline load failed; the entry is replayed at the next start'))
+      .finally(() => this.unfolded.delete(seq));
   }
 
   private foldInto(b: Baseline, seq: number, obs: Observation): boolean {
@@ -163,7 +212,7 @@ export class BaselineService {
     }
   }
 
-  /** Writes snapshots of every changed baseline (and the global statistics). */
+  /** Writes snapshots of every changed baseline, then the global statistics and the new watermark. */
   async flushSnapshots(): Promise<void> {
     if (this.flushing !== undefined) return this.flushing;
     this.flushing = this.writeSnapshots().finally(() => {
@@ -173,33 +222,33 @@ export class BaselineService {
   }
 
   private async writeSnapshots(): Promise<void> {
+    // Everything folded so far (except entries still waiting for their principal to load) is covered once the
+    // dirty baselines taken now are written: that is the new watermark.
+    let watermark = this.global.learnedSeq;
+    for (const seq of this.unfolded.keys()) watermark = Math.min(watermark, seq - 1);
+    const globalState = this.globalDirty || watermark !== this.watermark ? JSON.stringify(serialiseCounts(this.global)) : undefined;
+    this.globalDirty = false;
     const keys = [...this.dirty];
     this.dirty.clear();
     const now = this.clock.now();
-    for (let i = 0; i < keys.length; i += SNAPSHOT_CHUNK) {
-      const rows: Array<{ actor_key: string; state: string; learned_seq: number }> = [];
-      for (const key of keys.slice(i, i + SNAPSHOT_CHUNK)) {
-        const b = this.cache.get(key) ?? this.evictedDirty.get(key);
-        if (b === undefined) continue;
-        rows.push({ actor_key: key, state: JSON.stringify(serialiseBaseline(b)), learned_seq: b.learnedSeq });
-      }
-      try {
+    try {
+      for (let i = 0; i < keys.length; i += SNAPSHOT_CHUNK) {
+        const rows: Array<{ actor_key: string; state: string; learned_seq: number }> = [];
+        for (const key of keys.slice(i, i + SNAPSHOT_CHUNK)) {
+          const b = this.cache.get(key) ?? this.evictedDirty.get(key);
+          if (b !== undefined) rows.push({ actor_key: key, state: JSON.stringify(serialiseBaseline(b)), learned_seq: b.learnedSeq });
+        }
         await this.store.saveBaselineSnapshots(rows, now);
-      } catch (e) {
-        for (const r of rows) this.dirty.add(r.actor_key);
-        throw e;
+        for (const r of rows) if (!this.dirty.has(r.actor_key)) this.evictedDirty.delete(r.actor_key);
       }
-      for (const r of rows) this.evictedDirty.delete(r.actor_key);
-    }
-    if (this.globalDirty) {
-      this.globalDirty = false;
-      const state = JSON.stringify(serialiseCounts(this.global));
-      try {
-        await this.store.saveGlobalSnapshot(state, this.global.learnedSeq, now);
-      } catch (e) {
-        this.globalDirty = true;
-        throw e;
+      if (globalState !== undefined) {
+        await this.store.saveGlobalSnapshot(globalState, watermark, now);
+        this.watermark = watermark;
       }
+    } catch (e) {
+      for (const k of keys) this.dirty.add(k);
+      this.globalDirty = true;
+      throw e;
     }
   }
 
@@ -211,7 +260,13 @@ export class BaselineService {
   }
 
   /** For tests and diagnostics. */
-  stats(): { cached: number; dirty: number; evictedDirty: number; globalEvents: number } {
-    return { cached: this.cache.size, dirty: this.dirty.size, evictedDirty: this.evictedDirty.size, globalEvents: this.global.n };
+  stats(): { cached: number; dirty: number; evictedDirty: number; globalEvents: number; watermark: number } {
+    return {
+      cached: this.cache.size,
+      dirty: this.dirty.size,
+      evictedDirty: this.evictedDirty.size,
+      globalEvents: this.global.n,
+      watermark: this.watermark,
+    };
   }
 }

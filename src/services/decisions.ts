@@ -18,7 +18,7 @@ import { VelocityTracker, type VelocityObservation } from '../core/risk/velocity
 import type { GeoIp } from '../adapters/geoip.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import type { DecisionWrite, DecisionWriteResult, NewDecisionRow, Store } from '../store/store.js';
-import type { BaselineService } from './baselines.js';
+import { featuresOfStored, type BaselineService } from './baselines.js';
 import type { Logger } from './logger.js';
 import type { PolicyService } from './policies.js';
 
@@ -160,8 +160,10 @@ export class DecisionService {
     }
 
     const id = uuidv7(now, this.deps.random);
+    // The decision keeps the user agent once, in its event; learning uses the full features (`features`).
+    const { ua: _ua, ...storedFeatures } = features;
     const decision = assembleDecision(
-      { id, nowMs: now, event, features, risk, policyVersion: bundle.version, policy },
+      { id, nowMs: now, event, features: storedFeatures, risk, policyVersion: bundle.version, policy },
       this.options.learning,
     );
     if (decision.challenge !== undefined) {
@@ -175,7 +177,8 @@ export class DecisionService {
       if (resolution !== undefined) {
         // The answered challenge teaches the baseline instead of the MFA event itself (same session, once).
         decision.learned = false;
-        const resolved: Decision = { ...target, status: 'final', resolution };
+        const { ua: _targetUa, ...targetStored } = target.features;
+        const resolved: Decision = { ...target, features: targetStored, status: 'final', resolution };
         write.updates.push({ id: target.id, status: 'final', body: JSON.stringify(resolved) });
         if (resolution.outcome === 'allow') {
           const obs = observationOf(target.event, target.features);
@@ -236,6 +239,7 @@ export class DecisionService {
     const stored = await this.deps.store.getDecision(event.decision_id!);
     if (stored === undefined) throw bad('names no decision');
     const target = JSON.parse(stored.body) as Decision;
+    target.features = featuresOfStored(target);
     if (target.event.subject.id !== event.subject.id) throw bad('names a decision about another subject');
     if (target.outcome !== 'challenge') throw bad('names a decision that did not ask for a challenge');
     if (target.status !== 'pending' || this.resolving.has(target.id)) {

@@ -50,6 +50,7 @@ export interface BaselinesTable {
 export interface BaselineGlobalTable {
   id: string;
   state: string;
+  /** The snapshot watermark: every learning entry up to it is in a principal's snapshot. */
   learned_seq: BigIntColumn;
   updated_at: BigIntColumn;
 }

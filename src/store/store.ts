@@ -104,19 +104,7 @@ export abstract class Store {
       .executeTakeFirst();
   }
 
-  /** One principal's learning entries after `afterSeq`, with the decisions they point at. */
-  async learningFor(actorKey: string, afterSeq: number): Promise<LearningEntry[]> {
-    return this.db
-      .selectFrom('learning')
-      .innerJoin('decisions', 'decisions.id', 'learning.decision_id')
-      .select(['learning.seq as seq', 'learning.actor_key as actor_key', 'decisions.body as body'])
-      .where('learning.actor_key', '=', actorKey)
-      .where('learning.seq', '>', afterSeq)
-      .orderBy('learning.seq')
-      .execute();
-  }
-
-  /** All learning entries after `afterSeq`, a page at a time (for rebuilding the global statistics). */
+  /** All learning entries after `afterSeq`, a page at a time, with the decisions they point at (replay at start). */
   async learningPage(afterSeq: number, limit: number): Promise<LearningEntry[]> {
     return this.db
       .selectFrom('learning')
@@ -147,6 +135,7 @@ export abstract class Store {
     return this.db.selectFrom('baseline_global').select(['state', 'learned_seq']).where('id', '=', 'global').executeTakeFirst();
   }
 
+  /** Saves the global statistics and the snapshot watermark (see services/baselines.ts). */
   async saveGlobalSnapshot(state: string, learnedSeq: number, nowMs: number): Promise<void> {
     const query = this.db
       .insertInto('baseline_global')

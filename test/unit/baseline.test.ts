@@ -140,8 +140,8 @@ describe('fold', () => {
     };
     add('a', 3);
     add('b', 2);
-    add('c', 1); // three values, cap 2: c (weight 1) is the lightest
-    expect([...c.features.get('ip')!.values.keys()].sort()).toEqual(['a', 'b']);
+    add('c', 1); // three values, cap 2: c is the lightest but was just seen, so b (the lightest other) goes
+    expect([...c.features.get('ip')!.values.keys()].sort()).toEqual(['a', 'c']);
     // the total still counts every observation
     expect(featureTotal(c, 'ip')?.n).toBe(6);
   });
@@ -201,15 +201,17 @@ describe('foldBaseline', () => {
 
   it('lets an event at the same time replace the last trusted one', () => {
     const b = emptyBaseline('alice');
-    foldBaseline(b, obs({ ip: '192.0.2.1' }, T), DECAY, 32);
-    foldBaseline(b, obs({ ip: '192.0.2.2' }, T), DECAY, 32);
-    expect(b.lastTrusted).toEqual({ time: T, ip: '192.0.2.2' });
+    foldBaseline(b, obs({ ip: '192.0.2.1', latitude: 1, longitude: 2 }, T), DECAY, 32);
+    foldBaseline(b, obs({ ip: '192.0.2.2', latitude: 3, longitude: 4 }, T), DECAY, 32);
+    expect(b.lastTrusted).toEqual({ time: T, ip: '192.0.2.2', latitude: 3, longitude: 4 });
   });
 
-  it('carries coordinates only when both are known', () => {
+  it('is only set by events with both coordinates (it is a location for impossible travel)', () => {
     const b = emptyBaseline('alice');
     foldBaseline(b, obs({ latitude: 10 }, T), DECAY, 32);
-    expect(b.lastTrusted).toEqual({ time: T });
+    foldBaseline(b, obs({ ip: '192.0.2.9' }, T), DECAY, 32);
+    expect(b.lastTrusted).toBeUndefined();
+    expect(b.n).toBe(2);
   });
 });
 
@@ -243,7 +245,8 @@ describe('serialisation', () => {
     foldBaseline(b, obs({ ip: '81.2.69.1', country: 'GB', latitude: 51.5, longitude: -0.1 }, T), DECAY, 32);
     foldBaseline(b, obs({ ip: '81.2.69.2' }, T + DAY), DECAY, 32);
     const s = viaJson(serialiseBaseline(b));
-    expect(s.lt).toEqual({ time: T + DAY, ip: '81.2.69.2' });
+    // The second event has no coordinates: the last trusted location is still the first.
+    expect(s.lt).toEqual({ time: T, ip: '81.2.69.1', country: 'GB', latitude: 51.5, longitude: -0.1 });
     expect(deserialiseBaseline(s)).toStrictEqual(b);
   });
 
@@ -276,7 +279,7 @@ describe('serialisation', () => {
 
 describe('summariseBaseline', () => {
   it('summarises no history as zeros', () => {
-    const empty = { events: 0, logins: 0, first_seen: null, last_seen: null, top: {} };
+    const empty = { events: 0, logins: 0, first_seen: null, last_seen: null };
     expect(summariseBaseline(undefined)).toEqual(empty);
     expect(summariseBaseline(emptyBaseline('x'))).toEqual(empty);
   });
@@ -307,8 +310,29 @@ describe('summariseBaseline', () => {
     const b = emptyBaseline('alice');
     foldBaseline(b, obs({ ip: '192.0.2.1' }), DECAY, 32);
     const s = summariseBaseline(b, 0);
-    expect(s.top).toEqual({});
+    expect(s.top).toBeUndefined();
     expect(s.events).toBe(1);
     expect(s.logins).toBe(1);
+  });
+});
+
+describe('learning into a full baseline', () => {
+  it('keeps the value just observed even when it is the lightest, so a full baseline still learns', () => {
+    const b = emptyBaseline('alice');
+    for (let i = 0; i < 3; i++) foldBaseline(b, obs({ device_id: 'a' }), DECAY, 2);
+    for (let i = 0; i < 2; i++) foldBaseline(b, obs({ device_id: 'b' }), DECAY, 2);
+    foldBaseline(b, obs({ device_id: 'c' }), DECAY, 2);
+    // Cap 2: the lightest of the others (b) goes, the new device c stays.
+    expect([...b.features.get('device_id')!.values.keys()].sort()).toEqual(['a', 'c']);
+  });
+});
+
+describe('the last trusted location', () => {
+  it('is not erased by a later trusted event without coordinates', () => {
+    const b = emptyBaseline('alice');
+    foldBaseline(b, { timeMs: T, isLogin: true, features: { hour: '09', time_ms: T, latitude: 51.5, longitude: -0.1, city: 'London, GB' } }, DECAY, 32);
+    foldBaseline(b, { timeMs: T + 60_000, isLogin: true, features: { hour: '09', time_ms: T + 60_000, device_id: 'd' } }, DECAY, 32);
+    expect(b.lastTrusted).toMatchObject({ time: T, latitude: 51.5, longitude: -0.1, city: 'London, GB' });
+    expect(b.last).toBe(T + 60_000);
   });
 });

@@ -257,3 +257,13 @@ describe('fieldErrors', () => {
     expect(new Set(errs.map((e) => e.pointer)).size).toBe(errs.length);
   });
 });
+
+describe('errors for a value of none of several types', () => {
+  it('names every allowed type', () => {
+    const errors = fieldErrors(
+      [{ instancePath: '/x', schemaPath: '#/properties/x/type', keyword: 'type', params: { type: 'string,number' }, message: 'must be string,number' }],
+      (path) => `#${path}`,
+    );
+    expect(errors).toEqual([{ pointer: '#/x', detail: 'must be one of the types: string, number' }]);
+  });
+});

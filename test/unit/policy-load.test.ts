@@ -359,3 +359,26 @@ describe('sourceOffset', () => {
     expectExactMapping(src, 'when', 'BLOCK_FOLDED');
   });
 });
+
+describe('error positions in every YAML scalar style', () => {
+  // Each condition ends in a stray `)`; the error must point at that exact character.
+  const cases: Record<string, string> = {
+    'double-quoted with escapes': 'policy: p\nrules:\n  - id: a\n    when: "event.type == \\"login\\" && )"\n    outcome: deny\n',
+    'plain over two lines': 'policy: p\nrules:\n  - id: a\n    when: risk.score > 0.5 &&\n      risk.level == )\n    outcome: deny\n',
+    'folded with a blank line': 'policy: p\nrules:\n  - id: a\n    when: >-\n      risk.score > 0.5 &&\n\n      risk.level == )\n    outcome: deny\n',
+    'literal, more indented': 'policy: p\nrules:\n  - id: a\n    when: |\n      risk.score > 0.5 &&\n        risk.level == )\n    outcome: deny\n',
+    'single-quoted with a doubled quote': "policy: p\nrules:\n  - id: a\n    when: 'event.type == ''x'' && )'\n    outcome: deny\n",
+    'plain on one line': 'policy: p\nrules:\n  - id: a\n    when: risk.level == )\n    outcome: deny\n',
+  };
+  for (const [name, content] of Object.entries(cases)) {
+    it(name, () => {
+      const r = loadBundle([{ path: 'x.yaml', content }]);
+      expect(r.ok).toBe(false);
+      if (r.ok) return;
+      expect(r.errors).toHaveLength(1);
+      const e = r.errors[0]!;
+      expect(content.split('\n')[e.line - 1]![e.column - 1]).toBe(')');
+      expect(e.message).toMatch(/^condition: Unexpected token/);
+    });
+  }
+});

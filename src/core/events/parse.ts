@@ -123,8 +123,10 @@ function describeAjvError(e: ErrorObject, at: (path: string) => string): FieldEr
         pointer: at(`${path}/${escapePointer(String(e.params.additionalProperty))}`),
         detail: 'is not a known field here (free-form data belongs in "properties")',
       };
-    case 'type':
-      return { pointer: at(path), detail: `must be ${article(String(e.params.type))}` };
+    case 'type': {
+      const types = String(e.params.type).split(',');
+      return { pointer: at(path), detail: types.length === 1 ? `must be ${article(types[0]!)}` : `must be one of the types: ${types.join(', ')}` };
+    }
     case 'const':
       return { pointer: at(path), detail: `must be ${JSON.stringify(e.params.allowedValue)}` };
     case 'enum':

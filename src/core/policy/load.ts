@@ -556,35 +556,128 @@ class FileContext {
   }
 }
 
-/** Maps an offset inside a scalar's value to an offset in the file, for plain, quoted and block scalars. */
+/**
+ * Maps an offset inside a scalar's value to an offset in the file, so that a CEL error points at the exact
+ * character in the YAML source. Follows YAML's rules for each scalar style: escapes in double quotes (`\"` is
+ * one character), doubled quotes in single quotes, line folding in flow scalars (a line break becomes a space,
+ * empty lines become line feeds, indentation is dropped), and the literal (`|`) and folded (`>`) block rules.
+ */
 export function sourceOffset(scalar: Scalar, offset: number, src: string): number {
   const start = scalar.range?.[0] ?? 0;
+  const end = scalar.range?.[1] ?? src.length;
+  let positions: number[];
   switch (scalar.type) {
     case 'QUOTE_DOUBLE':
+      positions = flowPositions(src, start + 1, end - 1, 'double');
+      break;
     case 'QUOTE_SINGLE':
-      return start + 1 + offset;
+      positions = flowPositions(src, start + 1, end - 1, 'single');
+      break;
     case 'BLOCK_LITERAL':
-    case 'BLOCK_FOLDED': {
-      // The header line ("|", ">-", …) comes first; then each source line, minus its indentation, contributes its
-      // characters and one separator (a newline, or a space when folded) to the value.
-      const end = scalar.range?.[1] ?? src.length;
-      let pos = src.indexOf('\n', start) + 1;
-      let remaining = offset;
-      let indent: number | undefined;
-      while (pos > 0 && pos < end) {
-        const lineEnd = src.indexOf('\n', pos) === -1 ? src.length : src.indexOf('\n', pos);
-        const line = src.slice(pos, lineEnd);
-        if (indent === undefined && line.trim() !== '') indent = line.length - line.trimStart().length;
-        const content = line.slice(Math.min(indent ?? 0, line.length));
-        if (remaining <= content.length) return pos + Math.min(indent ?? 0, line.length) + remaining;
-        remaining -= content.length + 1;
-        pos = lineEnd + 1;
-      }
-      return start;
-    }
+    case 'BLOCK_FOLDED':
+      positions = blockPositions(src, start, end, scalar.type === 'BLOCK_FOLDED');
+      break;
     default:
-      return start + offset;
+      positions = flowPositions(src, start, end, 'plain');
   }
+  if (offset < positions.length) return positions[offset]!;
+  // The end of the expression ("unexpected end of input"): just after its last character.
+  return positions.length > 0 ? positions[positions.length - 1]! + 1 : start;
+}
+
+const isBreak = (c: string | undefined) => c === '\n' || c === '\r';
+const isBlank = (c: string | undefined) => c === ' ' || c === '\t';
+
+/** Source offset of each value character of a plain, single- or double-quoted scalar. */
+function flowPositions(src: string, from: number, to: number, kind: 'plain' | 'single' | 'double'): number[] {
+  const out: number[] = [];
+  const chars: string[] = [];
+  let i = from;
+  while (i < to) {
+    const c = src[i]!;
+    if (isBreak(c)) {
+      // Trailing white space before a line break is not part of the value.
+      while (chars.length > 0 && isBlank(chars[chars.length - 1])) {
+        chars.pop();
+        out.pop();
+      }
+      let j = i + (c === '\r' && src[i + 1] === '\n' ? 2 : 1);
+      let empty = 0;
+      for (;;) {
+        while (isBlank(src[j])) j++;
+        if (!isBreak(src[j])) break;
+        empty++;
+        j += src[j] === '\r' && src[j + 1] === '\n' ? 2 : 1;
+      }
+      // One break folds into a space; each empty line becomes a line feed.
+      for (let k = 0; k < Math.max(1, empty); k++) {
+        out.push(i);
+        chars.push(empty === 0 ? ' ' : '\n');
+      }
+      i = j;
+      continue;
+    }
+    if (kind === 'double' && c === '\\') {
+      const next = src[i + 1];
+      if (isBreak(next)) {
+        // An escaped line break joins the lines without a space.
+        i += 2;
+        while (isBlank(src[i])) i++;
+        continue;
+      }
+      out.push(i);
+      chars.push('x');
+      i += next === 'x' ? 4 : next === 'u' ? 6 : next === 'U' ? 10 : 2;
+      continue;
+    }
+    if (kind === 'single' && c === "'" && src[i + 1] === "'") {
+      out.push(i);
+      chars.push("'");
+      i += 2;
+      continue;
+    }
+    out.push(i);
+    chars.push(c);
+    i++;
+  }
+  return out;
+}
+
+/** Source offset of each value character of a literal or folded block scalar. */
+function blockPositions(src: string, start: number, end: number, folded: boolean): number[] {
+  const out: number[] = [];
+  let pos = src.indexOf('\n', start) + 1; // the content starts after the header line ("|", ">-", …)
+  if (pos <= 0) return out;
+  const lines: Array<{ start: number; end: number }> = [];
+  while (pos < end && pos < src.length) {
+    const nl = src.indexOf('\n', pos);
+    const lineEnd = nl === -1 ? src.length : nl;
+    lines.push({ start: pos, end: lineEnd });
+    pos = lineEnd + 1;
+  }
+  const firstContent = lines.find((l) => src.slice(l.start, l.end).trim() !== '');
+  if (firstContent === undefined) return out;
+  const indent = src.slice(firstContent.start, firstContent.end).length - src.slice(firstContent.start, firstContent.end).trimStart().length;
+  let previous: { end: number; moreIndented: boolean } | undefined;
+  let empty = 0;
+  for (const line of lines) {
+    const text = src.slice(line.start, line.end);
+    if (text.trim() === '') {
+      empty++;
+      continue;
+    }
+    const moreIndented = isBlank(text[indent]);
+    if (previous !== undefined) {
+      // Literal: every line break is kept. Folded: a break between two ordinary lines is one space, a break
+      // followed by empty lines becomes one line feed per empty line, and breaks next to more-indented lines stay.
+      const separators = !folded || previous.moreIndented || moreIndented ? 1 + empty : Math.max(1, empty);
+      for (let k = 0; k < separators; k++) out.push(previous.end);
+    }
+    for (let k = indent; k < text.length; k++) out.push(line.start + k);
+    previous = { end: line.end, moreIndented };
+    empty = 0;
+  }
+  return out;
 }
 
 function sortErrors(errors: PolicyError[]): PolicyError[] {

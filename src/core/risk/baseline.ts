@@ -36,6 +36,7 @@ export interface Counts {
   learnedSeq: number;
 }
 
+/** Where and when the principal last was, according to a trusted event that had a location. */
 export interface LastTrusted {
   time: number;
   latitude?: number;
@@ -117,15 +118,19 @@ export function fold(counts: Counts, obs: Observation, decay: Decay, cap: number
     }
     bump(table.total, lw, obs.timeMs);
     table.values.set(value, bump(table.values.get(value), lw, obs.timeMs));
-    if (table.values.size > cap) prune(table, cap);
+    if (table.values.size > cap) prune(table, cap, value);
   }
 }
 
-/** Drops the lightest values until `keep` remain. Pruning in bulk keeps the cost amortised for large caps. */
-function prune(table: CountTable, cap: number): void {
+/**
+ * Drops the lightest values until `keep` remain, never the value just observed: a new device is the lightest
+ * value of a full baseline, and dropping it would mean a principal could never learn anything new. Pruning in
+ * bulk keeps the cost amortised for large caps.
+ */
+function prune(table: CountTable, cap: number, justSeen: string): void {
   const keep = cap <= 64 ? cap : Math.floor(cap * 0.8);
-  const sorted = [...table.values.entries()].sort((a, b) => b[1].w - a[1].w);
-  table.values = new Map(sorted.slice(0, keep));
+  const others = [...table.values.entries()].filter(([v]) => v !== justSeen).sort((a, b) => b[1].w - a[1].w);
+  table.values = new Map([...others.slice(0, keep - 1), [justSeen, table.values.get(justSeen)!]]);
 }
 
 export function foldBaseline(baseline: Baseline, obs: Observation, decay: Decay, cap: number): void {
@@ -133,12 +138,11 @@ export function foldBaseline(baseline: Baseline, obs: Observation, decay: Decay,
   if (baseline.first === 0 || obs.timeMs < baseline.first) baseline.first = obs.timeMs;
   if (obs.timeMs > baseline.last) baseline.last = obs.timeMs;
   const f = obs.features;
+  // The last trusted *location*: an event without coordinates says nothing about where the principal is, so it
+  // must not erase the place impossible travel is measured from.
+  if (f.latitude === undefined || f.longitude === undefined) return;
   if (baseline.lastTrusted === undefined || obs.timeMs >= baseline.lastTrusted.time) {
-    const lt: LastTrusted = { time: obs.timeMs };
-    if (f.latitude !== undefined && f.longitude !== undefined) {
-      lt.latitude = f.latitude;
-      lt.longitude = f.longitude;
-    }
+    const lt: LastTrusted = { time: obs.timeMs, latitude: f.latitude, longitude: f.longitude };
     if (f.country !== undefined) lt.country = f.country;
     if (f.city !== undefined) lt.city = f.city;
     if (f.ip !== undefined) lt.ip = f.ip;
@@ -217,23 +221,27 @@ export interface BaselineSummary {
   logins: number;
   first_seen: string | null;
   last_seen: string | null;
-  top: Partial<Record<TrackedFeature, Array<{ value: string; count: number; last_seen: string }>>>;
+  /** The most frequent values per feature (only when asked for: reviewers' view, not the hot path). */
+  top?: Partial<Record<TrackedFeature, Array<{ value: string; count: number; last_seen: string }>>>;
 }
 
 export function summariseBaseline(b: Baseline | undefined, topN = 5): BaselineSummary {
-  if (b === undefined || b.n === 0) return { events: 0, logins: 0, first_seen: null, last_seen: null, top: {} };
-  const top: BaselineSummary['top'] = {};
-  for (const [feature, table] of topN > 0 ? b.features : []) {
-    top[feature] = [...table.values]
-      .sort((x, y) => y[1].w - x[1].w)
-      .slice(0, topN)
-      .map(([value, s]) => ({ value, count: s.n, last_seen: new Date(s.last).toISOString() }));
-  }
-  return {
+  if (b === undefined || b.n === 0) return { events: 0, logins: 0, first_seen: null, last_seen: null };
+  const summary: BaselineSummary = {
     events: b.n,
     logins: b.nLogin,
     first_seen: new Date(b.first).toISOString(),
     last_seen: new Date(b.last).toISOString(),
-    top,
   };
+  if (topN > 0) {
+    const top: NonNullable<BaselineSummary['top']> = {};
+    for (const [feature, table] of b.features) {
+      top[feature] = [...table.values]
+        .sort((x, y) => y[1].w - x[1].w)
+        .slice(0, topN)
+        .map(([value, s]) => ({ value, count: s.n, last_seen: new Date(s.last).toISOString() }));
+    }
+    summary.top = top;
+  }
+  return summary;
 }

@@ -24,6 +24,7 @@ export interface ContextFeatures {
   city?: string;
   latitude?: number;
   longitude?: number;
+  /** The user-agent string (cut to 256 characters); not stored with the decision, which has it in its event. */
   ua?: string;
   browser?: string;
   os?: string;
@@ -53,7 +54,7 @@ export const TRACKED_FEATURES = [
 export type TrackedFeature = (typeof TRACKED_FEATURES)[number];
 
 /** Longest user-agent string kept as a feature value; longer strings are cut (they are still unique enough). */
-const MAX_UA_LENGTH = 256;
+export const MAX_UA_LENGTH = 256;
 
 export function extractFeatures(event: LoopgateEvent, lookup: GeoLookupResult | undefined): ContextFeatures {
   const ctx = event.context;

@@ -121,13 +121,12 @@ export function assessContext(inputs: FreemanInputs, config: FreemanConfig): { s
       contribution,
       sentence: describeFamily(family, estimates, baseline, inputs),
       detail: {
-        log_likelihood_ratio: logRatio,
+        log_likelihood_ratio: round(logRatio, 3),
         levels: estimates.map((e) => ({
           feature: e.feature,
-          value: e.value,
           seen: e.seen,
-          subject_probability: e.pSubject,
-          global_probability: e.pGlobal,
+          subject_probability: significant(e.pSubject),
+          global_probability: significant(e.pGlobal),
         })),
       },
     });
@@ -288,14 +287,15 @@ function assessHour(inputs: FreemanInputs, config: FreemanConfig): { signal: Sig
     nearRaw += s.n;
   }
   const pKernel = n > 0 ? near / (n * KERNEL_MASS) : 0;
-  const pGlobal = globalProbability(inputs.global, { feature: 'hour', value: features.hour }, inputs);
+  // The global side is smoothed with the same kernel, so that both compare the same thing.
+  const pGlobal = globalHourProbability(inputs, h);
   const pSubject = (n * pKernel + config.alpha * pGlobal) / (n + config.alpha);
   const logRatio = clamp(Math.log(pGlobal / pSubject), config.minLogRatio, config.maxLogRatio);
   const unusual = logRatio > Math.log(3);
   const share = table.total.n > 0 ? nearRaw / table.total.n : 0;
   const within = `${percent(share)} of their ${noun(baseline, table.total.n)} were within 2 hours of it`;
   const sentence = unusual
-    ? `${features.hour}:00 UTC is unusual for ${inputs.who}: ${within} (${percent(pGlobal)} of all events are at this hour)`
+    ? `${features.hour}:00 UTC is unusual for ${inputs.who}: ${within} (${percent(pGlobal)} of all events are around this hour)`
     : logRatio > 0
       ? `${features.hour}:00 UTC is a less usual time for ${inputs.who} (${within})`
       : `${features.hour}:00 UTC is a usual time for ${inputs.who} (${within})`;
@@ -304,12 +304,35 @@ function assessHour(inputs: FreemanInputs, config: FreemanConfig): { signal: Sig
       signal: 'hour',
       contribution: config.weights.hour * logRatio,
       sentence,
-      detail: { log_likelihood_ratio: logRatio, hour_utc: h, subject_probability: pSubject, global_probability: pGlobal },
+      detail: { log_likelihood_ratio: round(logRatio, 3), hour_utc: h, subject_probability: significant(pSubject), global_probability: significant(pGlobal) },
     },
     unusual,
   };
 }
 
+
+/** Four significant digits: enough to explain a score, and a much smaller stored decision. */
+function significant(x: number): number {
+  return x === 0 ? 0 : Number(x.toPrecision(4));
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function globalHourProbability(inputs: FreemanInputs, h: number): number {
+  const table = inputs.global.features.get('hour');
+  if (table === undefined) return 1 / 24;
+  const total = effective(table.total.w, inputs.nowMs, inputs.decay);
+  let near = 0;
+  for (let d = -2; d <= 2; d++) {
+    const s = table.values.get(String((h + d + 24) % 24).padStart(2, '0'));
+    if (s !== undefined) near += HOUR_KERNEL[Math.abs(d)]! * effective(s.w, inputs.nowMs, inputs.decay);
+  }
+  // Add-one smoothing over the 24 hours, as for every other global probability.
+  return (near / KERNEL_MASS + 1) / (total + 24);
+}
 
 function clamp(x: number, lo: number, hi: number): number {
   return x < lo ? lo : x > hi ? hi : x;

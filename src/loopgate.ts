@@ -71,7 +71,13 @@ export function riskConfigFrom(config: Config): RiskConfig {
   const r = config.risk;
   return {
     decay: { halfLifeMs: r.half_life_days * 86_400_000 },
-    freeman: { alpha: r.alpha, weights: r.weights, maxLogRatio: r.max_log_ratio, minLogRatio: r.min_log_ratio },
+    freeman: {
+      alpha: r.alpha,
+      weights: r.weights,
+      levelWeights: r.level_weights,
+      maxLogRatio: r.max_log_ratio,
+      minLogRatio: r.min_log_ratio,
+    },
     travel: { maxSpeedKmh: r.travel.max_speed_kmh, minDistanceKm: r.travel.min_distance_km, weight: r.travel.weight },
     velocity: {
       windowMs: r.velocity.window_minutes * 60_000,

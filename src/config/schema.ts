@@ -72,6 +72,17 @@ export const ConfigSchema = Type.Object(
           },
           { default: {}, additionalProperties: false },
         ),
+        level_weights: Type.Object(
+          {
+            ip: Type.Number({ minimum: 0, default: 0.5, description: 'A new IP on a known network (IPs change with every lease).' }),
+            asn: Type.Number({ minimum: 0, default: 1, description: 'A new network (ASN) in a known country.' }),
+            country: Type.Number({ minimum: 0, default: 1, description: 'A new country.' }),
+            ua: Type.Number({ minimum: 0, default: 0.4, description: 'A new user-agent string of a known browser and OS (browsers update monthly).' }),
+            client: Type.Number({ minimum: 0, default: 1, description: 'A new browser or OS on a known device type.' }),
+            device_type: Type.Number({ minimum: 0, default: 1, description: 'A new device type (desktop, mobile, tablet).' }),
+          },
+          { default: {}, additionalProperties: false, description: 'Weight of each level of the back-off hierarchies.' },
+        ),
         max_log_ratio: Type.Number({ default: 6.9, description: 'Upper bound of a family’s log likelihood ratio.' }),
         min_log_ratio: Type.Number({ default: -2, description: 'Lower bound of a family’s log likelihood ratio.' }),
         levels: Type.Object(

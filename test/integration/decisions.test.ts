@@ -251,3 +251,32 @@ describe.each(STORES)('decisions on %s', (store) => {
     expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
+
+describe.each(STORES)('ordinary changes stay quiet on %s', (store) => {
+  let t: TestLoopgate;
+  beforeAll(async () => {
+    t = await startTestLoopgate({ store });
+    await buildHistory(t, 'dana', 30, T0);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('allows a new version of the usual browser at low risk', async () => {
+    const res = await t.post('/v1/decisions', {
+      event: login('dana', T0 - HOUR, { user_agent: CHROME_WINDOWS.replace('Chrome/120.0', 'Chrome/121.0') }),
+    });
+    const d = res.json();
+    expect(d.risk.facts.new_user_agent).toBe(true);
+    expect(d.risk.facts.new_client).toBe(false);
+    expect(d.risk.level).toBe('low');
+    expect(d.outcome).toBe('allow');
+  });
+
+  it('does not review a new device on the usual browser and network', async () => {
+    const d = (await t.post('/v1/decisions', { event: login('dana', T0 - HOUR / 2, { device_id: 'dana-new-phone' }) })).json();
+    expect(d.risk.facts.new_device).toBe(true);
+    expect(['low', 'medium']).toContain(d.risk.level);
+    expect(['allow', 'challenge']).toContain(d.outcome);
+  });
+});

@@ -9,6 +9,8 @@ const DECAY: Decay = { halfLifeMs: 1e15 };
 const CONFIG: FreemanConfig = {
   alpha: 1,
   weights: { network: 1, client: 0.7, device: 0.8, hour: 0.3 },
+  // All levels count fully here, so the family's log ratio is exactly the leaf's (the hand computations below).
+  levelWeights: {},
   maxLogRatio: 6.9,
   minLogRatio: -2,
 };
@@ -326,5 +328,25 @@ describe('assessContext, hour of day', () => {
     const far = signal(assess({ hour: '12' }, night, g).signals, 'hour');
     expect(before.contribution).toBeCloseTo(after.contribution, 12);
     expect(before.contribution).toBeLessThan(far.contribution);
+  });
+});
+
+describe('level weights', () => {
+  it('weights each level term of a family, and with all weights 1 gives the leaf ratio', () => {
+    // Alice: 10 logins with one user agent of Chrome on Windows (desktop); globally 100 logins.
+    const alice = baselineOf([[{ ua: 'UA-1', client: 'Chrome on Windows', device_type: 'desktop' }, 10]]);
+    const global = globalOf([
+      [{ ua: 'UA-1', client: 'Chrome on Windows', device_type: 'desktop' }, 60],
+      [{ ua: 'UA-2', client: 'Chrome on Windows', device_type: 'desktop' }, 40],
+    ]);
+    const update = { ua: 'UA-2', client: 'Chrome on Windows', device_type: 'desktop' };
+    const full = signal(assess(update, alice, global).signals, 'client');
+    const halved = signal(assess(update, alice, global, { ...CONFIG, levelWeights: { ua: 0.5 } }).signals, 'client');
+    // Known client and device type: their terms are ln(p_g/p_u) ≤ 0 and small; the new UA term dominates.
+    // The weighted sum with ua: 0.5 differs from the full one by exactly half the UA term.
+    const root = signal(assess({ client: 'Chrome on Windows', device_type: 'desktop' }, alice, global).signals, 'client');
+    const uaTerm = (full.contribution - root.contribution) / 0.7;
+    expect(uaTerm).toBeGreaterThan(2);
+    expect(halved.contribution).toBeCloseTo(full.contribution - 0.7 * 0.5 * uaTerm, 9);
   });
 });

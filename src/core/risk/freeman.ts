@@ -40,6 +40,12 @@ export interface FreemanConfig {
   alpha: number;
   /** Logit points per unit of log likelihood ratio, per family. */
   weights: Record<FamilyName, number>;
+  /**
+   * Weight of each level's term in its family's log ratio (default 1). By the chain rule the family's log ratio
+   * is a sum of one term per level; the levels that change for benign reasons all the time (the exact user-agent
+   * string at every browser update, the exact IP at every DHCP lease) can count for less than the others.
+   */
+  levelWeights: Partial<Record<TrackedFeature, number>>;
   /** Bounds on ln(ratio) per family, so one feature cannot dominate (and independence is not over-trusted). */
   maxLogRatio: number;
   minLogRatio: number;
@@ -112,8 +118,7 @@ export function assessContext(inputs: FreemanInputs, config: FreemanConfig): { s
     const levels = chain(inputs.features, FAMILIES[family]);
     if (levels.length === 0) continue;
     const estimates = estimateChain(levels, baseline, inputs, config.alpha);
-    const leaf = estimates[0]!;
-    const logRatio = clamp(Math.log(leaf.pGlobal / leaf.pSubject), config.minLogRatio, config.maxLogRatio);
+    const logRatio = clamp(weightedLogRatio(estimates, config.levelWeights), config.minLogRatio, config.maxLogRatio);
     const contribution = config.weights[family] * logRatio;
     recordFacts(facts, estimates);
     signals.push({
@@ -193,6 +198,26 @@ function estimateChain(levels: Level[], baseline: Baseline, inputs: FreemanInput
     parent = estimate;
   }
   return out;
+}
+
+/**
+ * ln(p_g(leaf) / p_u(leaf)) written as the sum of one term per level, root first:
+ * ln(p_g(root)/p_u(root)) + Σ ln(p_g(child|parent) / p_u(child|parent)), each term weighted by its level's weight.
+ * With all weights 1 this is exactly the leaf's log likelihood ratio.
+ */
+function weightedLogRatio(estimates: LevelEstimate[], levelWeights: FreemanConfig['levelWeights']): number {
+  let total = 0;
+  let parent: LevelEstimate | undefined;
+  for (let i = estimates.length - 1; i >= 0; i--) {
+    const e = estimates[i]!;
+    const term =
+      parent === undefined
+        ? Math.log(e.pGlobal / e.pSubject)
+        : Math.log(Math.min(1, e.pGlobal / parent.pGlobal) / (e.pSubject / parent.pSubject));
+    total += (levelWeights[e.feature] ?? 1) * term;
+    parent = e;
+  }
+  return total;
 }
 
 function recordFacts(facts: FreemanFacts, estimates: LevelEstimate[]): void {

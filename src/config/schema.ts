@@ -16,7 +16,11 @@ export const ConfigSchema = Type.Object(
         host: Type.String({ default: '127.0.0.1', description: 'Interface to listen on; 0.0.0.0 in a container.', ...env('LOOPGATE_HOST') }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 7470, description: 'TCP port (0 picks a free port).', ...env('LOOPGATE_PORT') }),
         public_url: Type.Optional(
-          Type.String({ format: 'uri', description: 'Public base URL, used in the AuthZEN metadata; default http://host:port.', ...env('LOOPGATE_PUBLIC_URL') }),
+          Type.String({
+            format: 'uri',
+            description: 'Public base URL (the AuthZEN PDP identifier and endpoint URLs). Set it in production; default http://<host>:<port> from this configuration.',
+            ...env('LOOPGATE_PUBLIC_URL'),
+          }),
         ),
         body_limit: Type.Integer({ minimum: 1024, maximum: 10485760, default: 65536, description: 'Largest request body accepted, in bytes.' }),
         shutdown_timeout_ms: Type.Integer({ minimum: 0, default: 10000, description: 'How long a graceful shutdown waits for in-flight work.' }),

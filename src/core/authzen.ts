@@ -91,6 +91,11 @@ export function authzenToEvent(e: AuthzenEvaluation): Record<string, unknown> {
     event.subject = PERSON_RESOURCE_TYPES.has(e.resource.type)
       ? { id: e.resource.id, ...pick(e.resource.properties, SUBJECT_FIELDS) }
       : { id: typeof e.subject.properties?.on_behalf_of === 'string' ? e.subject.properties.on_behalf_of : e.subject.id };
+  } else if ((type === 'role.change' || type === 'access.request') && PERSON_RESOURCE_TYPES.has(e.resource.type) && e.resource.id !== e.subject.id) {
+    // A person acting on someone else's account (an admin changing Bob's roles): the event is about the target,
+    // and the admin is the actor (whose own context habits the risk engine compares against).
+    event.actor = { kind: 'human', id: e.subject.id };
+    event.subject = { id: e.resource.id, ...pick(e.resource.properties, SUBJECT_FIELDS) };
   } else {
     event.subject = { id: e.subject.id, ...pick(e.subject.properties, SUBJECT_FIELDS) };
   }
@@ -160,9 +165,15 @@ const REASON_USER: Record<Decision['outcome'], string> = {
 };
 
 function reasonAdmin(d: Decision): string {
-  const rules = d.policy.rules.map((r) => `${r.policy}/${r.rule}`).join(', ');
+  const decisive = d.policy.decisive;
+  const by =
+    decisive !== undefined
+      ? `rule ${decisive.policy}/${decisive.rule}`
+      : d.fallback !== undefined && d.fallback.outcome === d.outcome
+        ? 'the fail-closed fallback'
+        : 'the default outcome';
   const top = d.risk.reasons.filter((r) => r.contribution > 0).slice(0, 3).map((r) => r.sentence);
-  const parts = [`${d.outcome} by ${rules || 'default outcome'}`, `risk ${d.risk.level}${d.risk.score === null ? '' : ` (${d.risk.score.toFixed(2)})`}`];
+  const parts = [`${d.outcome} by ${by}`, `risk ${d.risk.level}${d.risk.score === null ? '' : ` (${d.risk.score.toFixed(2)})`}`];
   if (d.fallback !== undefined) parts.push(`fallback: ${d.fallback.reason}`);
   if (top.length > 0) parts.push(top.join('; '));
   return parts.join('. ');

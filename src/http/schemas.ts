@@ -141,8 +141,8 @@ const AuthzenEvaluationRequest = {
 const AuthzenEvaluationsRequest = {
   $id: 'AuthzenEvaluationsRequest',
   type: 'object',
-  description: 'AuthZEN Access Evaluations (batch) request; top-level entities are defaults for each item.',
-  required: ['evaluations'],
+  description:
+    'AuthZEN Access Evaluations (batch) request; top-level entities are defaults for each item. Without an evaluations array it is a single Access Evaluation.',
   properties: {
     subject: AuthzenEntity,
     action: AuthzenAction,
@@ -150,7 +150,6 @@ const AuthzenEvaluationsRequest = {
     context: { type: 'object', additionalProperties: true },
     evaluations: {
       type: 'array',
-      minItems: 1,
       maxItems: 100,
       items: {
         type: 'object',

@@ -42,6 +42,7 @@ export class PolicyService {
   private watcher: FSWatcher | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private reloading: Promise<ReloadResult> | undefined;
+  private stopped = false;
 
   constructor(
     readonly directory: string,
@@ -96,15 +97,23 @@ export class PolicyService {
     return { ok: true, version: result.bundle.version, changed };
   }
 
-  /** Reloads when a file in the directory changes (debounced: editors write in several steps). */
+  /**
+   * Reloads when a file in the directory changes (debounced: editors write in several steps). The watcher is
+   * re-created after every change, because an atomic save (write a temporary file, rename it over the old one)
+   * replaces the file the recursive watcher was following on Linux, and later changes would go unnoticed.
+   */
   watch(): void {
-    if (this.watcher !== undefined) return;
+    if (this.watcher !== undefined || this.stopped) return;
     try {
       this.watcher = watch(this.directory, { recursive: true, persistent: false }, (_event, file) => {
         if (file !== null && !POLICY_FILE.test(String(file))) return;
         clearTimeout(this.debounce);
         this.debounce = setTimeout(() => {
-          void this.reload().catch((e) => this.logger.error({ err: e }, 'policy reload failed'));
+          this.watcher?.close();
+          this.watcher = undefined;
+          void this.reload()
+            .catch((e) => this.logger.error({ err: e }, 'policy reload failed'))
+            .finally(() => this.watch());
         }, 250);
       });
       this.watcher.on('error', (e) => this.logger.warn({ err: e }, 'policy directory watch stopped'));
@@ -114,6 +123,7 @@ export class PolicyService {
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.debounce);
     this.watcher?.close();
     this.watcher = undefined;

@@ -19,15 +19,27 @@ describe.each(STORES)('AuthZEN on %s', (store) => {
     await t?.close();
   });
 
-  it('publishes PDP metadata at the well-known location', async () => {
-    const res = await t.get('/.well-known/authzen-configuration', { host: 'pdp.example.com' });
+  it('publishes PDP metadata from the configuration, whatever Host header the caller sends', async () => {
+    const res = await t.get('/.well-known/authzen-configuration', { host: 'attacker.example' });
     expect(res.statusCode).toBe(200);
+    const base = `http://127.0.0.1:${t.config.server.port}`;
     expect(res.json()).toEqual({
-      policy_decision_point: 'http://pdp.example.com',
-      access_evaluation_endpoint: 'http://pdp.example.com/access/v1/evaluation',
-      access_evaluations_endpoint: 'http://pdp.example.com/access/v1/evaluations',
+      policy_decision_point: base,
+      access_evaluation_endpoint: `${base}/access/v1/evaluation`,
+      access_evaluations_endpoint: `${base}/access/v1/evaluations`,
       capabilities: [],
     });
+  });
+
+  it('uses server.public_url as the PDP identifier when it is set', async () => {
+    const other = await startTestLoopgate({ store, db: t.db, overrides: { 'server.public_url': 'https://pdp.example.com/' } });
+    try {
+      const meta = (await other.get('/.well-known/authzen-configuration')).json();
+      expect(meta.policy_decision_point).toBe('https://pdp.example.com');
+      expect(meta.access_evaluation_endpoint).toBe('https://pdp.example.com/access/v1/evaluation');
+    } finally {
+      await other.stop();
+    }
   });
 
   it('permits a low-risk login and records it as a decision', async () => {
@@ -55,7 +67,7 @@ describe.each(STORES)('AuthZEN on %s', (store) => {
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.decision).toBe(false);
-    expect(body.context.reason_admin.en).toMatch(/^deny by sessions\/deny-on-high-signal/);
+    expect(body.context.reason_admin.en).toMatch(/^deny by rule sessions\/deny-on-high-signal/);
     expect(body.context.reason_user['en-403']).toBeTypeOf('string');
     expect(body.context.loopgate.outcome).toBe('deny');
   });
@@ -165,12 +177,20 @@ describe.each(STORES)('AuthZEN on %s', (store) => {
       expect(invalid.context.error.message).toMatch(/ip/);
     });
 
-    it('rejects an unknown semantic and an empty list', async () => {
+    it('rejects an unknown semantic', async () => {
       const unknown = await t.post('/access/v1/evaluations', { ...batch(), options: { evaluations_semantic: 'first_one' } });
       expect(unknown.statusCode).toBe(400);
       expect(unknown.json().errors[0].pointer).toBe('#/options/evaluations_semantic');
-      const empty = await t.post('/access/v1/evaluations', { subject: user('x'), evaluations: [] });
-      expect(empty.statusCode).toBe(400);
+    });
+
+    it('treats a request without an evaluations array as a single evaluation', async () => {
+      const single = await t.post('/access/v1/evaluations', { subject: user('kim'), action: { name: 'login' }, resource: { type: 'app', id: 'portal' }, context });
+      expect(single.statusCode).toBe(200);
+      expect(single.json().decision).toBe(true);
+      expect(single.json().evaluations).toBeUndefined();
+      const incomplete = await t.post('/access/v1/evaluations', { subject: user('x'), evaluations: [] });
+      expect(incomplete.statusCode).toBe(400);
+      expect(incomplete.json().errors.map((e: { pointer: string }) => e.pointer)).toEqual(['#/action', '#/resource']);
     });
   });
 });

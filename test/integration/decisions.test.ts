@@ -81,6 +81,10 @@ describe.each(STORES)('decisions on %s', (store) => {
     expect(access.body.review.route.name).toBe('manager-approval');
     expect(access.body.review.route.reviewers.scope).toContain('case.subject.manager == reviewer.id');
 
+    const sensitive = await decide({ type: 'access.request', subject, time: at, context, entitlement: { id: 'prod-db-admin', application: 'postgres', sensitivity: 'critical' } });
+    expect(sensitive.body.review.route.name).toBe('iam-approval');
+    expect(sensitive.body.policy.decisive).toEqual({ policy: 'access', rule: 'iam-reviews-sensitive-access' });
+
     const agent = await decide({
       type: 'agent.action',
       subject,

@@ -2,7 +2,7 @@
  * Policies on both stores: fail closed when a condition errors or the model fails, reload without a restart,
  * keep the active bundle when a new one is invalid, and record the version and rules with every decision.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,5 +135,34 @@ describe.each(STORES)('a failing risk model on %s', (store) => {
     expect(d.learned).toBe(false);
     const tx = (await t.post('/v1/decisions', { event: { type: 'mfa', subject: { id: 'rita' }, context: { ip: '81.2.69.1' }, method: 'totp', result: 'success' } })).json();
     expect(tx.outcome).toBe('deny'); // mfa fallback in the shipped bundle
+  });
+});
+
+describe('watching the policy directory', () => {
+  it('reloads after every save, including atomic saves that replace the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loopgate-watch-'));
+    writeFileSync(join(dir, 'settings.yaml'), SETTINGS);
+    writeFileSync(join(dir, 'strict.yaml'), STRICT);
+    const t = await startTestLoopgate({ store: 'sqlite', overrides: { 'policy.directory': dir, 'policy.watch': true } });
+    const versionChange = async (from: string) => {
+      for (let i = 0; i < 200 && t.lg.policies.current().version === from; i++) await new Promise((r) => setTimeout(r, 25));
+      return t.lg.policies.current().version;
+    };
+    try {
+      const seen = new Set([t.lg.policies.current().version]);
+      for (let save = 1; save <= 3; save++) {
+        // Write a temporary file and rename it over the policy, as editors and deployment tools do.
+        const before = t.lg.policies.current().version;
+        writeFileSync(join(dir, '.strict.tmp'), `${STRICT}\n# save ${save}\n`);
+        renameSync(join(dir, '.strict.tmp'), join(dir, 'strict.yaml'));
+        const after = await versionChange(before);
+        expect(after).not.toBe(before);
+        seen.add(after);
+      }
+      expect(seen.size).toBe(4);
+    } finally {
+      await t.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

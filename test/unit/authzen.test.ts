@@ -141,13 +141,24 @@ describe('authzenToEvent', () => {
     expect(e).toEqual({ type: 'login', subject: { id: 'alice' }, result: 'success', method: 'passkey', signals: { typing: 0.3 } });
   });
 
-  it('maps a role change on a user resource without an application', () => {
+  it("maps an admin changing another user's roles to an event about that user, with the admin as actor", () => {
     const e = authzenToEvent({
       subject: user('admin-1'),
       action: { name: 'grant_role', properties: { before: ['viewer'], after: ['viewer', 'admin'] } },
-      resource: { type: 'user', id: 'alice' },
+      resource: { type: 'user', id: 'alice', properties: { region: 'EU' } },
     });
-    expect(e).toEqual({ type: 'role.change', subject: { id: 'admin-1' }, roles: { before: ['viewer'], after: ['viewer', 'admin'] } });
+    expect(e).toEqual({
+      type: 'role.change',
+      actor: { kind: 'human', id: 'admin-1' },
+      subject: { id: 'alice', region: 'EU' },
+      roles: { before: ['viewer'], after: ['viewer', 'admin'] },
+    });
+  });
+
+  it('keeps the subject for a person acting on their own account', () => {
+    const e = authzenToEvent({ subject: user('alice'), action: { name: 'request_access' }, resource: { type: 'user', id: 'alice' } });
+    expect(e.subject).toEqual({ id: 'alice' });
+    expect(e.actor).toBeUndefined();
   });
 
   it('produces events that parse', () => {
@@ -186,7 +197,11 @@ function decision(over: Partial<Decision> & Pick<Decision, 'outcome'>): Decision
       ],
       model: { name: 'loopgate-context', version: '1' },
     },
-    policy: { version: 'v1', rules: [{ policy: 'authentication', rule: 'deny-critical', outcome: 'deny' }] },
+    policy: {
+      version: 'v1',
+      rules: [{ policy: 'authentication', rule: 'deny-critical', outcome: 'deny' }],
+      decisive: { policy: 'authentication', rule: 'deny-critical' },
+    },
     learned: false,
   };
   return { ...base, ...over } as unknown as Decision;
@@ -209,14 +224,14 @@ describe('decisionToAuthzen', () => {
       context: {
         id: '01970b4e-5a00-7000-8000-000000000001',
         // the three largest positive reasons in the given order; 0.974 → "0.97"
-        reason_admin: { en: 'deny by authentication/deny-critical. risk critical (0.97). impossible travel; new network; unusual hour' },
+        reason_admin: { en: 'deny by rule authentication/deny-critical. risk critical (0.97). impossible travel; new network; unusual hour' },
         reason_user: { 'en-403': 'This request is not allowed.' },
         loopgate: { outcome: 'deny', decision: DECISION_URL, risk: { score: 0.974, level: 'critical' } },
       },
     });
   });
 
-  it('names the default outcome and the fallback when no rule decided', () => {
+  it('names the fail-closed fallback when it decided', () => {
     const d = decision({
       outcome: 'deny',
       policy: { version: 'v1', rules: [] },
@@ -225,7 +240,7 @@ describe('decisionToAuthzen', () => {
     });
     const r = decisionToAuthzen(d, DECISION_URL);
     expect(r.decision).toBe(false);
-    expect(r.context?.reason_admin).toEqual({ en: 'deny by default outcome. risk unknown. fallback: risk model failed' });
+    expect(r.context?.reason_admin).toEqual({ en: 'deny by the fail-closed fallback. risk unknown. fallback: risk model failed' });
     expect(r.context?.loopgate).toEqual({ outcome: 'deny', decision: DECISION_URL, risk: { score: null, level: 'unknown' } });
   });
 
@@ -257,5 +272,12 @@ describe('decisionToAuthzen', () => {
       reason_user: { 'en-403': 'This request needs approval by a person.' },
     });
     expect(r.context).not.toHaveProperty('acr_values');
+  });
+});
+
+describe('reasons for admins', () => {
+  it('names the default outcome when no rule fired and nothing failed', () => {
+    const r = decisionToAuthzen(decision({ outcome: 'deny', policy: { version: 'v1', rules: [] } }), DECISION_URL);
+    expect((r.context?.reason_admin as { en: string }).en).toMatch(/^deny by the default outcome\. /);
   });
 });

@@ -12,7 +12,7 @@ export async function runPolicyValidate(dir: string, options: { json?: boolean }
   const sources = await readPolicyDirectory(dir);
   const result =
     sources.length === 0
-      ? ({ ok: false, errors: [{ file: dir, line: 1, column: 1, message: 'no policy files (*.yaml, *.yml)' }] } as const)
+      ? ({ ok: false, errors: [{ file: '.', line: 1, column: 1, message: 'no policy files (*.yaml, *.yml) in this directory' }] } as const)
       : loadBundle(sources);
   if (options.json === true) {
     process.stdout.write(
@@ -21,7 +21,10 @@ export async function runPolicyValidate(dir: string, options: { json?: boolean }
   } else if (result.ok) {
     const b = result.bundle;
     const rules = b.policies.reduce((n, p) => n + p.rules.length, 0);
-    process.stdout.write(`${dir}: valid — ${b.policies.length} policies, ${rules} rules, ${b.routes.size} routes\nversion ${b.version}\n`);
+    const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+    process.stdout.write(
+      `${dir}: valid — ${count(b.policies.length, 'policy', 'policies')}, ${count(rules, 'rule', 'rules')}, ${count(b.routes.size, 'route', 'routes')}\nversion ${b.version}\n`,
+    );
   } else {
     // file:line:column: message — the format editors and CI annotate.
     for (const e of result.errors) process.stdout.write(`${dirPrefix(dir)}${e.file}:${e.line}:${e.column}: ${e.message}\n`);

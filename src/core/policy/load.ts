@@ -240,30 +240,26 @@ function parseRule(node: Node, ctx: FileContext): { rule: Rule; nodes: RuleNodes
   if (id !== undefined && !ID_PATTERN.test(id)) ctx.error(idEntry!.value, `rule id "${id}" must be letters, digits and _.:-`);
   const when = whenEntry === undefined ? undefined : ctx.expression(whenEntry.value, ruleCheckEnv, 'condition');
   const outcome = outcomeEntry === undefined ? undefined : ctx.oneOf(outcomeEntry.value, OUTCOMES, 'outcome');
-  if (id === undefined || when === undefined || outcome === undefined) return undefined;
-  const rule: Rule = { id, when, outcome };
-  const nodes: RuleNodes = { id: idEntry!.value!, outcome: outcomeEntry!.value! };
   const description = m.get('description');
-  if (description !== undefined) {
-    const d = ctx.string(description.value, 'description');
-    if (d !== undefined) rule.description = d;
-  }
+  const descriptionText = description === undefined ? undefined : ctx.string(description.value, 'description');
   const challenge = m.get('challenge');
+  let challengeValue: Challenge | undefined;
   if (challenge !== undefined) {
-    if (outcome !== 'challenge') ctx.error(challenge.key, '"challenge" only applies to outcome: challenge');
-    const c = parseChallenge(challenge.value, ctx);
-    if (c !== undefined) rule.challenge = c;
-  } else if (outcome === 'challenge') {
-    rule.challenge = { acr_values: [] };
+    if (outcome !== undefined && outcome !== 'challenge') ctx.error(challenge.key, '"challenge" only applies to outcome: challenge');
+    challengeValue = parseChallenge(challenge.value, ctx);
   }
   const route = m.get('route');
-  if (route !== undefined) {
-    if (outcome !== 'review') ctx.error(route.key, '"route" only applies to outcome: review');
-    const r = ctx.string(route.value, 'route');
-    if (r !== undefined) {
-      rule.route = r;
-      nodes.route = route.value!;
-    }
+  const routeName = route === undefined ? undefined : ctx.string(route.value, 'route');
+  if (route !== undefined && outcome !== undefined && outcome !== 'review') ctx.error(route.key, '"route" only applies to outcome: review');
+  if (id === undefined || when === undefined || outcome === undefined) return undefined;
+
+  const rule: Rule = { id, when, outcome };
+  const nodes: RuleNodes = { id: idEntry!.value!, outcome: outcomeEntry!.value! };
+  if (descriptionText !== undefined) rule.description = descriptionText;
+  if (outcome === 'challenge') rule.challenge = challengeValue ?? { acr_values: [] };
+  if (routeName !== undefined) {
+    rule.route = routeName;
+    nodes.route = route!.value!;
   }
   return { rule, nodes };
 }
@@ -287,14 +283,13 @@ function parseRoute(name: string, node: Node | null, ctx: FileContext): Route | 
   const m = ctx.map(node, `route ${name}`);
   if (m === undefined) return undefined;
   ctx.allowOnly(m, ['reviewers', 'quorum', 'distinct_roles', 'assurance', 'timeout', 'warn_before', 'on_timeout', 'escalate_to']);
+  // Every key is checked even when an earlier one is wrong, so that one run reports every problem.
   const reviewersEntry = ctx.required(m, node!, 'reviewers');
   const timeoutEntry = ctx.required(m, node!, 'timeout');
-  if (reviewersEntry === undefined || timeoutEntry === undefined) return undefined;
-  const reviewers = parseReviewers(reviewersEntry.value, ctx);
-  const timeout = ctx.duration(timeoutEntry.value, 'timeout');
-  if (reviewers === undefined || timeout === undefined) return undefined;
-  if (timeout === 0) ctx.error(timeoutEntry.value, 'timeout must be longer than 0');
-  const route: Route = { name, reviewers, quorum: 1, distinct_roles: false, timeout, on_timeout: 'deny' };
+  const reviewers = reviewersEntry === undefined ? undefined : parseReviewers(reviewersEntry.value, ctx);
+  const timeout = timeoutEntry === undefined ? undefined : ctx.duration(timeoutEntry.value, 'timeout');
+  if (timeout === 0) ctx.error(timeoutEntry!.value, 'timeout must be longer than 0');
+  const route: Route = { name, reviewers: reviewers ?? { roles: [] }, quorum: 1, distinct_roles: false, timeout: timeout ?? 0, on_timeout: 'deny' };
   const quorum = m.get('quorum');
   if (quorum !== undefined) {
     const q = ctx.integer(quorum.value, 'quorum', 1, 25);
@@ -325,7 +320,7 @@ function parseRoute(name: string, node: Node | null, ctx: FileContext): Route | 
   const warn = m.get('warn_before');
   if (warn !== undefined) {
     const w = ctx.duration(warn.value, 'warn_before');
-    if (w !== undefined && w >= timeout) ctx.error(warn.value, 'warn_before must be shorter than timeout');
+    if (w !== undefined && timeout !== undefined && w >= timeout) ctx.error(warn.value, 'warn_before must be shorter than timeout');
     if (w !== undefined) route.warn_before = w;
   }
   const onTimeout = m.get('on_timeout');
@@ -353,7 +348,7 @@ function parseRoute(name: string, node: Node | null, ctx: FileContext): Route | 
   if (route.on_timeout === 'escalate' && escalate === undefined) {
     ctx.error(onTimeout!.value, 'on_timeout: escalate needs "escalate_to" (the roles to escalate to)');
   }
-  return route;
+  return reviewers === undefined || timeout === undefined ? undefined : route;
 }
 
 function parseReviewers(node: Node | null, ctx: FileContext): Route['reviewers'] | undefined {

@@ -23,13 +23,17 @@ interface EvaluationsBody {
   action?: AuthzenAction;
   resource?: AuthzenEntity;
   context?: Record<string, unknown>;
-  evaluations: Array<Partial<AuthzenEvaluation>>;
+  evaluations?: Array<Partial<AuthzenEvaluation>>;
   options?: { evaluations_semantic?: EvaluationsSemantic };
 }
 
 export function registerAuthzenRoutes(app: FastifyInstance, lg: Loopgate): void {
-  const baseUrl = (request: FastifyRequest) =>
-    lg.config.server.public_url !== undefined ? publicBaseUrl(lg) : `${request.protocol}://${request.host}`;
+  // The PDP identifier comes from configuration (server.public_url, else the listening host and port), never from
+  // the request's Host header: AuthZEN metadata exists to prevent mix-ups, so a client must not be able to set it.
+  const baseUrl = (request: FastifyRequest) => {
+    const address = request.server.server.address();
+    return publicBaseUrl(lg, typeof address === 'object' && address !== null ? address.port : undefined);
+  };
 
   async function evaluate(e: AuthzenEvaluation, request: FastifyRequest): Promise<AuthzenDecision> {
     const type = eventTypeFor(e);
@@ -69,13 +73,27 @@ export function registerAuthzenRoutes(app: FastifyInstance, lg: Loopgate): void 
         summary: 'AuthZEN Access Evaluations: several evaluations in one request.',
         body: ref('AuthzenEvaluationsRequest'),
         response: {
-          200: { type: 'object', required: ['evaluations'], properties: { evaluations: { type: 'array', items: ref('AuthzenDecision') } } },
+          200: {
+            description: 'The decisions in request order (or one decision when the request has no evaluations array).',
+            type: 'object',
+            properties: { evaluations: { type: 'array', items: ref('AuthzenDecision') }, decision: { type: 'boolean' }, context: { type: 'object', additionalProperties: true } },
+          },
           ...problemResponses(400, 413, 415, 503),
         },
       },
     },
     async (request) => {
       const body = request.body;
+      // Without an evaluations array the request is a single Access Evaluation, answered as one (AuthZEN 1.0).
+      if (body.evaluations === undefined || body.evaluations.length === 0) {
+        const missing = (['subject', 'action', 'resource'] as const).filter((k) => body[k] === undefined);
+        if (missing.length > 0) {
+          throw new LoopgateError('LOOPGATE_ERR_VALIDATION', `without evaluations, the request needs ${missing.join(', ')}`, {
+            errors: missing.map((k) => ({ pointer: `#/${k}`, detail: 'is required (there is no evaluations array)' })),
+          });
+        }
+        return evaluate(body as AuthzenEvaluation, request);
+      }
       const semantic = body.options?.evaluations_semantic ?? 'execute_all';
       const items = body.evaluations.map((item) => ({
         subject: item.subject ?? body.subject,

@@ -9,6 +9,7 @@ import type { LearningRule } from './core/decision.js';
 import type { RiskConfig, RiskLevel } from './core/risk/engine.js';
 import { defaultGeoIpOptions, FileGeoIp, noGeoIp, type GeoIp } from './adapters/geoip.js';
 import type { Config } from './config/schema.js';
+import { LoopgateError } from './core/errors.js';
 import { BaselineService } from './services/baselines.js';
 import { DecisionService } from './services/decisions.js';
 import { silentLogger, type Logger } from './services/logger.js';
@@ -136,7 +137,7 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
     const loaded = await policies.reload();
     if (!loaded.ok) {
       const lines = loaded.errors.map((e) => `${e.file}:${e.line}:${e.column}: ${e.message}`);
-      throw new Error(`the policy bundle in ${policies.directory} is not valid:\n  ${lines.join('\n  ')}`);
+      throw new LoopgateError('LOOPGATE_ERR_POLICY_INVALID', `the policy bundle in ${policies.directory} is not valid:\n  ${lines.join('\n  ')}`);
     }
     if (options.watchPolicies ?? config.policy.watch) policies.watch();
     opened.push(() => policies.stop());

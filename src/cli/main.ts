@@ -77,7 +77,8 @@ program
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof LoopgateError) {
     process.stderr.write(`loopgate: ${e.message}\n`);
-    process.exit(e.code === 'LOOPGATE_ERR_CONFIG_INVALID' ? 78 : 2);
+    // 78 (EX_CONFIG): the configuration or the policy bundle cannot be used; 2: invalid input.
+    process.exit(e.code === 'LOOPGATE_ERR_CONFIG_INVALID' || e.code === 'LOOPGATE_ERR_POLICY_INVALID' ? 78 : 2);
   }
   process.stderr.write(`loopgate: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(1);

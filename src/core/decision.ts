@@ -19,6 +19,8 @@ export interface Resolution {
   reason?: string;
   /** The event or case that resolved it. */
   reference?: string;
+  /** Whether resolving it taught the principal's baseline (a passed challenge does). */
+  learned?: boolean;
 }
 
 export interface Decision {
@@ -35,8 +37,12 @@ export interface Decision {
   review?: { route: Route };
   fallback?: Fallback;
   resolution?: Resolution;
+  /** For an MFA event that answered a challenge: that decision and how it was resolved. */
+  answers?: { decision_id: string; resolution?: Resolution };
   /** Whether the event's context enters the actor's baseline as a trusted observation at decision time. */
   learned: boolean;
+  /** Present on a dry run: nothing was stored and nothing learned. */
+  dry_run?: true;
 }
 
 export interface DecideParts {

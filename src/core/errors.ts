@@ -15,7 +15,6 @@ const registry = {
   LOOPGATE_ERR_BODY_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   LOOPGATE_ERR_NOT_FOUND: { status: 404, title: 'Not found' },
   LOOPGATE_ERR_DECISION_NOT_FOUND: { status: 404, title: 'Decision not found' },
-  LOOPGATE_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   LOOPGATE_ERR_CONFLICT: { status: 409, title: 'The request conflicts with the current state' },
   LOOPGATE_ERR_POLICY_INVALID: { status: 422, title: 'The policy bundle is not valid' },
   LOOPGATE_ERR_NOT_READY: { status: 503, title: 'Loopgate is not ready' },

@@ -46,6 +46,10 @@ export async function buildHttpApp(lg: Loopgate, options: HttpOptions = {}): Pro
     },
   });
 
+  // JSON only: without this, Fastify would parse text/plain bodies as strings and report a validation error
+  // instead of the unsupported media type.
+  app.removeContentTypeParser('text/plain');
+
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     if (!lg.isReady() && !request.url.startsWith('/healthz') && !request.url.startsWith('/readyz')) {

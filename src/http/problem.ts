@@ -10,7 +10,7 @@ import { fieldErrors } from '../core/events/parse.js';
 export const PROBLEM_JSON = 'application/problem+json';
 
 export function sendProblem(reply: FastifyReply, err: LoopgateError, request: FastifyRequest): FastifyReply {
-  const problem = toProblem(err, request.url);
+  const problem = toProblem(err, request.url.split('?')[0]);
   return reply.code(problem.status).type(PROBLEM_JSON).send(JSON.stringify(problem));
 }
 

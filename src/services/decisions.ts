@@ -70,8 +70,41 @@ export class DecisionService {
     this.velocity = new VelocityTracker(options.risk.velocity);
   }
 
+  private sweeper: NodeJS.Timeout | undefined;
+
+  /**
+   * Resolves challenges nobody answered in time as denied (`resolution.by: "timeout"`), so that a caller polling
+   * the decision learns the final answer. Returns how many it resolved.
+   */
+  async expireChallenges(): Promise<number> {
+    const now = this.deps.clock.now();
+    const candidates = await this.deps.store.pendingChallenges(now - this.options.challengeTtlMs, 500);
+    const updates: Array<{ id: string; body: string }> = [];
+    for (const c of candidates) {
+      if (this.resolving.has(c.id)) continue;
+      const d = JSON.parse(c.body) as Decision;
+      if (d.challenge?.expires_at !== undefined && Date.parse(d.challenge.expires_at) > now) continue;
+      const resolution: Resolution = {
+        outcome: 'deny',
+        by: 'timeout',
+        at: new Date(now).toISOString(),
+        reason: 'the challenge was not answered in time',
+        learned: false,
+      };
+      updates.push({ id: d.id, body: JSON.stringify({ ...d, status: 'final', resolution }) });
+    }
+    await this.deps.store.resolvePending(updates);
+    return updates.length;
+  }
+
   /** Warms the velocity detector with the attempts of the last window, so a restart does not reset it. */
   async start(): Promise<void> {
+    const every = Math.min(30_000, Math.max(1_000, Math.floor(this.options.challengeTtlMs / 10)));
+    this.sweeper = setInterval(
+      () => void this.expireChallenges().catch((e) => this.deps.logger.error({ err: e }, 'expiring challenges failed')),
+      every,
+    );
+    this.sweeper.unref();
     const since = this.deps.clock.now() - this.options.risk.velocity.windowMs;
     const attempts = await this.deps.store.recentAttempts(since, RECENT_ATTEMPTS_LIMIT);
     for (let i = attempts.length - 1; i >= 0; i--) {
@@ -167,14 +200,16 @@ export class DecisionService {
       this.options.learning,
     );
     if (decision.challenge !== undefined) {
-      decision.challenge.expires_at = new Date(now + this.options.challengeTtlMs).toISOString();
+      decision.challenge = { ...decision.challenge, expires_at: new Date(now + this.options.challengeTtlMs).toISOString() };
     }
 
     const observations: Observation[] = [];
     const write: DecisionWrite = { decision: undefined as never, learning: [], updates: [] };
     if (target !== undefined) {
       const resolution = this.resolveChallenge(target, event as MfaEvent, decision, now);
+      decision.answers = resolution === undefined ? { decision_id: target.id } : { decision_id: target.id, resolution };
       if (resolution !== undefined) {
+        resolution.learned = resolution.outcome === 'allow';
         // The answered challenge teaches the baseline instead of the MFA event itself (same session, once).
         decision.learned = false;
         const { ua: _targetUa, ...targetStored } = target.features;
@@ -197,8 +232,12 @@ export class DecisionService {
       observations.unshift(obs);
       write.learning.unshift({ actor_key: actorKey, decision_id: id, source: 'decision', created_at: now });
     }
+    if (options.dryRun) {
+      decision.learned = false;
+      decision.dry_run = true;
+      return { decision, json: JSON.stringify(decision) };
+    }
     const json = JSON.stringify(decision);
-    if (options.dryRun) return { decision, json };
 
     write.decision = decisionRow(decision, json, actorKey, now);
     if (target !== undefined) this.resolving.add(target.id);
@@ -214,13 +253,15 @@ export class DecisionService {
 
   /** The stored decision, as JSON. */
   async get(id: string): Promise<string> {
-    const stored = /^[0-9a-f-]{36}$/.test(id) ? await this.deps.store.getDecision(id) : undefined;
+    // UUIDs compare case-insensitively (RFC 9562); ids are stored in lower case.
+    const stored = /^[0-9a-f-]{36}$/i.test(id) ? await this.deps.store.getDecision(id.toLowerCase()) : undefined;
     if (stored === undefined) throw new LoopgateError('LOOPGATE_ERR_DECISION_NOT_FOUND', `no decision with id ${id}`);
     return stored.body;
   }
 
-  /** Waits until every accepted decision is committed. */
+  /** Stops background work and waits until every accepted decision is committed. */
   async drain(): Promise<void> {
+    clearInterval(this.sweeper);
     await this.committer.drain();
   }
 

@@ -3,7 +3,7 @@
  * migration is told the dialect, so that the few type differences (auto-increment keys, floating point) stay
  * here and nowhere else.
  */
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -38,6 +38,14 @@ const migrations: Record<string, MigrationFactory> = {
       // Every index costs on the hot path: each decision writes one page per index it touches, and an index on a
       // random key (a subject id) touches a different page for almost every row. Only what queries use today.
       await db.schema.createIndex('decisions_created').on('decisions').columns(['created_at']).execute();
+      // Pending decisions only (challenges and reviews waiting for an answer): small, and final decisions never
+      // touch it. Used to expire unanswered challenges.
+      await db.schema
+        .createIndex('decisions_pending')
+        .on('decisions')
+        .columns(['created_at'])
+        .where(sql.ref('status'), '=', 'pending')
+        .execute();
 
       await db.schema
         .createTable('learning')

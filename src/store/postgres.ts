@@ -36,7 +36,12 @@ export class PostgresStore extends Store {
       await trx.insertInto('decisions').values(batch.map((w) => w.decision)).execute();
       for (const w of batch) {
         for (const u of w.updates) {
-          await trx.updateTable('decisions').set({ status: u.status, body: u.body }).where('id', '=', u.id).execute();
+          await trx
+            .updateTable('decisions')
+            .set({ status: u.status, body: u.body })
+            .where('id', '=', u.id)
+            .where('status', '=', 'pending')
+            .execute();
         }
       }
       const learning = batch.flatMap((w) => w.learning);

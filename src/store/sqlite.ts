@@ -49,7 +49,12 @@ export class SqliteStore extends Store {
     const statements = {
       insertDecision: this.db.insertInto('decisions').values(placeholders(DECISION_COLUMNS) as never).compile().sql,
       insertLearning: this.db.insertInto('learning').values(placeholders(LEARNING_COLUMNS) as never).compile().sql,
-      updateDecision: this.db.updateTable('decisions').set({ status: '', body: '' }).where('id', '=', '').compile().sql,
+      updateDecision: this.db
+        .updateTable('decisions')
+        .set({ status: '', body: '' })
+        .where('id', '=', '')
+        .where('status', '=', 'pending')
+        .compile().sql,
     };
     this.writer = new SqliteWriter({ file: this.file, statements });
     await this.writer.whenReady();
@@ -66,7 +71,7 @@ export class SqliteStore extends Store {
     const steps: WriteStep[] = [];
     for (const w of batch) {
       steps.push({ name: 'insertDecision', params: DECISION_COLUMNS.map((c) => w.decision[c] ?? null) });
-      for (const u of w.updates) steps.push({ name: 'updateDecision', params: [u.status, u.body, u.id] });
+      for (const u of w.updates) steps.push({ name: 'updateDecision', params: [u.status, u.body, u.id, 'pending'] });
       for (const l of w.learning) steps.push({ name: 'insertLearning', params: LEARNING_COLUMNS.map((c) => l[c]), capture: true });
     }
     const seqs = await this.requireWriter().write(steps);

@@ -162,6 +162,29 @@ export abstract class Store {
       .execute();
   }
 
+  /** Pending challenges decided before a time (candidates for expiry), oldest first. */
+  async pendingChallenges(createdBefore: number, limit: number): Promise<StoredDecision[]> {
+    return this.db
+      .selectFrom('decisions')
+      .select(['seq', 'id', 'status', 'body'])
+      .where('status', '=', 'pending')
+      .where('created_at', '<', createdBefore)
+      .where('outcome', '=', 'challenge')
+      .orderBy('created_at')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Makes pending decisions final (only those still pending: a concurrent resolution wins). */
+  async resolvePending(updates: Array<{ id: string; body: string }>): Promise<void> {
+    if (updates.length === 0) return;
+    await this.writeQueries(
+      updates.map((u) =>
+        this.db.updateTable('decisions').set({ status: 'final', body: u.body }).where('id', '=', u.id).where('status', '=', 'pending').compile(),
+      ),
+    );
+  }
+
   async recordPolicyVersion(version: string, files: string, nowMs: number): Promise<void> {
     const query = this.db
       .insertInto('policy_versions')

@@ -165,6 +165,8 @@ describe.each(STORES)('decisions on %s', (store) => {
 
     const failedMfa = await decide({ type: 'mfa', subject: { id: 'carol' }, time: iso(now - 2 * HOUR + 60_000), context: { ip: '90.84.10.1', user_agent: CHROME_WINDOWS, device_id: 'carol-laptop' }, method: 'totp', result: 'failure', decision_id: trip.body.id });
     expect(failedMfa.res.statusCode).toBe(201);
+    expect(failedMfa.body.outcome).toBe('deny'); // a failed credential check is a denial
+    expect(failedMfa.body.answers).toMatchObject({ decision_id: trip.body.id, resolution: { outcome: 'deny', by: 'challenge', learned: false } });
     const afterFailure = (await t.get(`/v1/decisions/${trip.body.id}`)).json();
     expect(afterFailure.status).toBe('final');
     expect(afterFailure.resolution).toMatchObject({ outcome: 'deny', by: 'challenge', reference: failedMfa.body.id });
@@ -175,8 +177,12 @@ describe.each(STORES)('decisions on %s', (store) => {
     expect(trip2.body.outcome).toBe('challenge');
     const okMfa = await decide({ type: 'mfa', subject: { id: 'carol' }, time: iso(now - HOUR + 30_000), context: { ip: '90.84.10.2', user_agent: CHROME_WINDOWS, device_id: 'carol-laptop' }, method: 'totp', result: 'success', decision_id: trip2.body.id });
     expect(okMfa.body.outcome).toBe('allow');
+    expect(okMfa.body.answers).toMatchObject({ decision_id: trip2.body.id, resolution: { outcome: 'allow', learned: true } });
     const resolved = (await t.get(`/v1/decisions/${trip2.body.id}`)).json();
-    expect(resolved.resolution).toMatchObject({ outcome: 'allow', by: 'challenge' });
+    expect(resolved.resolution).toMatchObject({ outcome: 'allow', by: 'challenge', learned: true });
+    // The policy's own challenge is untouched by the decisions that used it.
+    const rules = (await t.get('/v1/policies')).json().policies.flatMap((p: { rules: Array<{ challenge?: object }> }) => p.rules);
+    expect(rules.filter((r: { challenge?: object }) => r.challenge !== undefined && 'expires_at' in r.challenge)).toEqual([]);
     expect(await t.lg.store.countLearning('human:carol')).toBe(before + 1);
 
     // Answering the same challenge twice is a conflict; answering someone else's is invalid.
@@ -198,6 +204,7 @@ describe.each(STORES)('decisions on %s', (store) => {
       { name: 'malformed JSON', body: '{"event": {"type": "login",', status: 400, code: 'LOOPGATE_ERR_MALFORMED_JSON' },
       { name: 'prototype poisoning', body: '{"event":{"type":"login","subject":{"id":"x"}},"__proto__":{"admin":true}}', status: 400, code: 'LOOPGATE_ERR_MALFORMED_JSON' },
       { name: 'not JSON', body: 'type=login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415, code: 'LOOPGATE_ERR_UNSUPPORTED_MEDIA_TYPE' },
+      { name: 'JSON sent as text/plain', body: '{"event":{"type":"login","subject":{"id":"x"}}}', headers: { 'content-type': 'text/plain' }, status: 415, code: 'LOOPGATE_ERR_UNSUPPORTED_MEDIA_TYPE' },
       { name: 'no event', body: '{}', status: 400, code: 'LOOPGATE_ERR_VALIDATION', pointers: ['#/event'] },
       { name: 'unknown top-level field', body: '{"event":{"type":"login","subject":{"id":"x"}},"evnt":1}', status: 400, code: 'LOOPGATE_ERR_VALIDATION', pointers: ['#/evnt'] },
       { name: 'unknown event type', body: '{"event":{"type":"logon","subject":{"id":"x"}}}', status: 400, code: 'LOOPGATE_ERR_UNKNOWN_EVENT_TYPE', pointers: ['#/event/type'] },
@@ -228,6 +235,31 @@ describe.each(STORES)('decisions on %s', (store) => {
     }
   });
 
+  it('finds a decision by id in any letter case', async () => {
+    const d = (await t.post('/v1/decisions', { event: login('casey', T0 - HOUR) })).json();
+    expect((await t.get(`/v1/decisions/${d.id.toUpperCase()}`)).json().id).toBe(d.id);
+  });
+
+  it('denies a challenge nobody answered in time', async () => {
+    await buildHistory(t, 'olga', 12, T0);
+    const trip = (await t.post('/v1/decisions', { event: login('olga', T0 - HOUR, { ip: '90.84.9.9' }) })).json();
+    expect(trip.outcome).toBe('challenge');
+    expect(Date.parse(trip.challenge.expires_at)).toBe(T0 + t.config.risk.challenge_ttl_seconds * 1000);
+    expect(await t.lg.decisions.expireChallenges()).toBe(0); // not expired yet
+    t.clock.advance(t.config.risk.challenge_ttl_seconds * 1000 + 1);
+    try {
+      expect(await t.lg.decisions.expireChallenges()).toBeGreaterThanOrEqual(1);
+      const after = (await t.get(`/v1/decisions/${trip.id}`)).json();
+      expect(after.status).toBe('final');
+      expect(after.resolution).toMatchObject({ outcome: 'deny', by: 'timeout', learned: false });
+      // A late answer finds nothing left to answer.
+      const late = await t.post('/v1/decisions', { event: { type: 'mfa', subject: { id: 'olga' }, method: 'totp', result: 'success', decision_id: trip.id } });
+      expect(late.statusCode).toBe(409);
+    } finally {
+      t.clock.advance(-(t.config.risk.challenge_ttl_seconds * 1000 + 1));
+    }
+  });
+
   it('answers 404 problem+json for an unknown decision and an unknown route', async () => {
     const res = await t.get('/v1/decisions/01a20d38-b95e-7867-a776-2bf9b828c9dc');
     expect(res.statusCode).toBe(404);
@@ -243,7 +275,7 @@ describe.each(STORES)('decisions on %s', (store) => {
     const before = await t.lg.store.countDecisions();
     const res = await t.post('/v1/decisions', { event: login('dryrun-user', T0 - HOUR), dry_run: true });
     expect(res.statusCode).toBe(200);
-    expect(res.json().outcome).toBe('allow');
+    expect(res.json()).toMatchObject({ outcome: 'allow', learned: false, dry_run: true });
     expect(await t.lg.store.countDecisions()).toBe(before);
     expect(await t.lg.store.countLearning('human:dryrun-user')).toBe(0);
   });

@@ -235,11 +235,11 @@ describe('assessContext facts and sentences', () => {
     expect(signal(r.signals, 'device').sentence).toBe('alice has no device history to compare with');
   });
 
-  it('names the new IP, its global share, and the known network', () => {
+  it('names a new IP nobody used before, and the known network', () => {
     const r = assess({ ...HOME, ip: '81.2.69.99' }, alice, global);
-    // p_g(81.2.69.99) = (0+1)/(30+2+1) = 1/33 ≈ 3.03 % → "3%"
+    // Nobody used 81.2.69.99: its smoothed probability is not a share of anything, so none is quoted.
     expect(signal(r.signals, 'network').sentence).toBe(
-      'IP 81.2.69.99 never seen for alice in 10 logins; 3% of all logins; network AS20712 (Andrews & Arnold Ltd) seen in 10 of them',
+      'IP 81.2.69.99 never seen for alice in 10 logins; never seen for anyone before; network AS20712 (Andrews & Arnold Ltd) seen in 10 of them',
     );
   });
 
@@ -262,8 +262,11 @@ describe('assessContext facts and sentences', () => {
     foldBaseline(mixed, { timeMs: T, isLogin: true, features: feats(HOME) }, DECAY, 32);
     const nonLoginGlobal = globalOf([[HOME, 3]], false);
     const r = assess({ device_id: 'new' }, mixed, nonLoginGlobal);
-    // p_g(new) = 1/(3+1+1) = 20 %
-    expect(signal(r.signals, 'device').sentence).toBe('device new never seen for alice in 2 trusted events; 20% of all trusted events');
+    expect(signal(r.signals, 'device').sentence).toBe('device new never seen for alice in 2 trusted events; never seen for anyone before');
+    // A device others used: its share of all trusted events is quoted. p_g(shared) = (2+1)/(5+2+1) = 37.5 % → "38%"
+    const withShared = globalOf([[HOME, 3], [{ device_id: 'shared' }, 2]], false);
+    const s2 = signal(assess({ device_id: 'shared' }, mixed, withShared).signals, 'device');
+    expect(s2.sentence).toBe('device shared never seen for alice in 2 trusted events; 38% of all trusted events');
   });
 });
 

@@ -56,6 +56,7 @@ describe('loadBundle: the shipped bundle', () => {
   it('indexes rules by event type in bundle order', () => {
     const b = bundleOf(...shipped().map((s): [string, string] => [s.path, s.content]));
     expect(b.rulesByType.get('login')!.map((r) => r.rule.id)).toEqual([
+      'deny-failed-credential',
       'deny-critical',
       'review-high-risk-login',
       'step-up-medium-risk-login',

@@ -134,12 +134,13 @@ describe('assessTravel', () => {
 });
 
 describe('formatDuration (travel)', () => {
-  it('rounds to minutes below an hour', () => {
-    expect(formatDuration(0)).toBe('0 min');
-    expect(formatDuration(29_999)).toBe('0 min'); // 0.49 min → 0
-    expect(formatDuration(30_000)).toBe('1 min'); // 0.5 min → 1
+  it('says "a minute" below a minute and rounds to minutes below an hour', () => {
+    expect(formatDuration(0)).toBe('a minute');
+    expect(formatDuration(29_999)).toBe('a minute');
+    expect(formatDuration(59_999)).toBe('a minute');
+    expect(formatDuration(90_000)).toBe('2 min'); // 1.5 min → 2
     expect(formatDuration(59 * 60_000)).toBe('59 min');
-    expect(formatDuration(-5 * 60_000)).toBe('0 min');
+    expect(formatDuration(-5 * 60_000)).toBe('a minute');
   });
 
   it('uses hours and minutes below 48 hours', () => {

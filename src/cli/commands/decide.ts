@@ -2,9 +2,15 @@ import { LoopgateError, toProblem } from '../../core/errors.js';
 import { configFrom, eventOf, openForCommand, readInput, type CommonOptions } from './shared.js';
 
 export async function runDecide(file: string | undefined, options: CommonOptions & { dryRun?: boolean }): Promise<void> {
+  let text: string;
+  try {
+    text = readInput(file);
+  } catch (e) {
+    throw new LoopgateError('LOOPGATE_ERR_VALIDATION', `cannot read ${file ?? 'stdin'}: ${(e as Error).message}`);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readInput(file));
+    raw = JSON.parse(text);
   } catch (e) {
     throw new LoopgateError('LOOPGATE_ERR_MALFORMED_JSON', `${file ?? 'stdin'}: ${(e as Error).message}`);
   }

@@ -118,11 +118,14 @@ function describeAjvError(e: ErrorObject, at: (path: string) => string): FieldEr
   switch (e.keyword) {
     case 'required':
       return { pointer: at(`${path}/${escapePointer(String(e.params.missingProperty))}`), detail: 'is required' };
-    case 'additionalProperties':
+    case 'additionalProperties': {
+      // Point at the free-form bag only where the object has one.
+      const hasBag = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties?.properties !== undefined;
       return {
         pointer: at(`${path}/${escapePointer(String(e.params.additionalProperty))}`),
-        detail: 'is not a known field here (free-form data belongs in "properties")',
+        detail: hasBag ? 'is not a known field here (free-form data belongs in "properties")' : 'is not a known field here',
       };
+    }
     case 'type': {
       const types = String(e.params.type).split(',');
       return { pointer: at(path), detail: types.length === 1 ? `must be ${article(types[0]!)}` : `must be one of the types: ${types.join(', ')}` };

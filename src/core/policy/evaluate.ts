@@ -132,7 +132,11 @@ function resultFor(
     outcome: winner.outcome,
     decisive: { policy: winner.policy, rule: winner.rule },
   };
-  if (winner.outcome === 'challenge') result.challenge = winner.challenge ?? { acr_values: [] };
+  // A copy: the decision adds to its challenge (expires_at), and the compiled policy must never change.
+  if (winner.outcome === 'challenge') {
+    const c = winner.challenge ?? { acr_values: [] };
+    result.challenge = { ...c, acr_values: [...c.acr_values] };
+  }
   if (winner.outcome === 'review') {
     const name = winner.route ?? bundle.settings.default_route;
     const route = name === undefined ? undefined : bundle.routes.get(name);

@@ -281,7 +281,11 @@ function describeFamily(family: string, estimates: LevelEstimate[], baseline: Ba
     const leaf = reported[0]!;
     return `${name(leaf, features)} seen in ${leaf.seen.toLocaleString('en-US')} of ${noun(baseline, leaf.total)} for ${who}`;
   }
-  const sharePart = `${percent(top.pGlobal)} of all ${global.nLogin === global.n ? 'logins' : 'trusted events'}`;
+  // The share of all events with this value; for a value nobody ever used, say so (the smoothed probability of an
+  // unseen value is not a share of anything).
+  const everywhere = global.nLogin === global.n ? 'logins' : 'trusted events';
+  const globalCount = global.features.get(top.feature)?.values.get(top.value)?.n ?? 0;
+  const sharePart = globalCount === 0 ? 'never seen for anyone before' : `${percent(top.pGlobal)} of all ${everywhere}`;
   const idx = estimates.indexOf(top);
   const parent = estimates[idx + 1];
   const head = `${name(top, features)} never seen for ${who} in ${noun(baseline, top.total)}`;

@@ -28,6 +28,7 @@ export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: numbe
 
 export function formatDuration(ms: number): string {
   const minutes = Math.max(0, Math.round(ms / 60000));
+  if (ms < 60_000) return 'a minute';
   if (minutes < 60) return `${minutes} min`;
   const hours = Math.floor(minutes / 60);
   const rest = minutes % 60;

@@ -12,7 +12,10 @@ import { createLoopgate, type Loopgate, type LoopgateOptions } from './loopgate.
 export interface RunningServer {
   loopgate: Loopgate;
   app: FastifyInstance;
+  /** Where the server listens. */
   url: string;
+  /** The public base URL (server.public_url, else the listening address). */
+  publicUrl: string;
   logger: PinoLogger;
   /** Graceful shutdown; resolves when everything is flushed and closed. */
   close(): Promise<void>;
@@ -53,8 +56,10 @@ export async function startServer(config: Config, options: LoopgateOptions & { l
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
-  const url = publicBaseUrl(loopgate, port);
-  logger.info({ url, store: loopgate.store.location, policy: loopgate.policies.current().version }, 'Loopgate is listening');
+  const host = typeof address === 'object' && address !== null ? address.address : config.server.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const publicUrl = publicBaseUrl(loopgate, port);
+  logger.info({ url, public_url: publicUrl, store: loopgate.store.location, policy: loopgate.policies.current().version }, 'Loopgate is listening');
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -81,7 +86,7 @@ export async function startServer(config: Config, options: LoopgateOptions & { l
     })();
     return closing;
   };
-  return { loopgate, app, url, logger, close };
+  return { loopgate, app, url, publicUrl, logger, close };
 }
 
 /** Installs signal handlers for a foreground server process. */

@@ -91,9 +91,10 @@ export function authzenToEvent(e: AuthzenEvaluation): Record<string, unknown> {
     event.subject = PERSON_RESOURCE_TYPES.has(e.resource.type)
       ? { id: e.resource.id, ...pick(e.resource.properties, SUBJECT_FIELDS) }
       : { id: typeof e.subject.properties?.on_behalf_of === 'string' ? e.subject.properties.on_behalf_of : e.subject.id };
-  } else if ((type === 'role.change' || type === 'access.request') && PERSON_RESOURCE_TYPES.has(e.resource.type) && e.resource.id !== e.subject.id) {
-    // A person acting on someone else's account (an admin changing Bob's roles): the event is about the target,
-    // and the admin is the actor (whose own context habits the risk engine compares against).
+  } else if (type === 'role.change' && PERSON_RESOURCE_TYPES.has(e.resource.type) && e.resource.id !== e.subject.id) {
+    // A person changing someone else's roles (an admin granting Bob a role): the event is about Bob, whose roles
+    // change, and the admin is the actor (whose own context habits the risk engine compares against). An access
+    // request stays about the requester, whatever the resource is: it is the requester's access that changes.
     event.actor = { kind: 'human', id: e.subject.id };
     event.subject = { id: e.resource.id, ...pick(e.resource.properties, SUBJECT_FIELDS) };
   } else {

@@ -74,7 +74,7 @@ export class PolicyService {
   private async doReload(): Promise<ReloadResult> {
     const sources = await readPolicyDirectory(this.directory);
     if (sources.length === 0) {
-      const errors = [{ file: this.directory, line: 1, column: 1, message: 'no policy files (*.yaml, *.yml) in this directory' }];
+      const errors = [{ file: '.', line: 1, column: 1, message: 'no policy files (*.yaml, *.yml) in this directory' }];
       return { ok: false, errors, version: this.bundle?.version };
     }
     const result = loadBundle(sources);
@@ -113,7 +113,12 @@ export class PolicyService {
           this.watcher = undefined;
           void this.reload()
             .catch((e) => this.logger.error({ err: e }, 'policy reload failed'))
-            .finally(() => this.watch());
+            .finally(() => {
+              this.watch();
+              // A save that landed while the watcher was being re-armed would otherwise go unnoticed; reloading an
+              // unchanged bundle is a no-op.
+              void this.reload().catch((e) => this.logger.error({ err: e }, 'policy reload failed'));
+            });
         }, 250);
       });
       this.watcher.on('error', (e) => this.logger.warn({ err: e }, 'policy directory watch stopped'));

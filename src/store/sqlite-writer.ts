@@ -12,10 +12,14 @@
  * one transaction. So all SQL still lives in the store layer, the worker stays a few dozen lines, and the same
  * module works from sources (tests) and from the build.
  */
+import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
+const require = createRequire(import.meta.url);
+
 const WORKER_SOURCE = `
-const Database = require('better-sqlite3');
+// Loaded by absolute path: an eval'd worker resolves modules from the current directory, not from this package.
+const Database = require(require('node:worker_threads').workerData.betterSqlite3);
 const { statSync } = require('node:fs');
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
 const db = new Database(workerData.file);
@@ -113,7 +117,12 @@ export class SqliteWriter {
   constructor(options: SqliteWriterOptions) {
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { file: options.file, statements: options.statements, checkpointBytes: options.checkpointBytes ?? 64 * 1024 * 1024 },
+      workerData: {
+        betterSqlite3: require.resolve('better-sqlite3'),
+        file: options.file,
+        statements: options.statements,
+        checkpointBytes: options.checkpointBytes ?? 64 * 1024 * 1024,
+      },
     });
     let onReady: () => void = () => undefined;
     let onReadyFailed: (e: Error) => void = () => undefined;

@@ -12,8 +12,9 @@ import { createTestDatabase, STORES, type TestDatabase } from '../helpers/stores
 
 const POLICIES = new URL('../../policies/default', import.meta.url).pathname;
 
-function run(args: string[], options: { input?: string; env?: Record<string, string> } = {}) {
+function run(args: string[], options: { input?: string; env?: Record<string, string>; cwd?: string } = {}) {
   const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: options.cwd,
     input: options.input,
     encoding: 'utf8',
     env: { ...process.env, LOOPGATE_GEOIP_ENABLED: 'false', LOOPGATE_LOG_LEVEL: 'warn', ...options.env },
@@ -115,6 +116,14 @@ describe.each(STORES)('loopgate commands on %s', (store) => {
     }
   });
 
+  it('works from any working directory (as a globally installed command does)', () => {
+    const event = JSON.stringify({ type: 'login', subject: { id: 'elsewhere' }, context: { ip: '81.2.69.2' } });
+    const r = run(['decide'], { input: event, env: env(), cwd: tmpdir() });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).outcome).toBe('allow');
+  });
+
   it('prints a problem document and exits 2 for an invalid event', () => {
     const r = run(['decide'], { input: '{"type":"login"}', env: env() });
     expect(r.status).toBe(2);
@@ -130,6 +139,15 @@ describe.each(STORES)('loopgate commands on %s', (store) => {
     }
     lines.push('{"type":"nope","subject":{"id":"x"}}', 'not json', '');
     writeFileSync(file, lines.join('\n'));
+    const countNow = async () => {
+      const s = openStore({ url: db.url, poolSize: 1 });
+      try {
+        return await s.countDecisions();
+      } finally {
+        await s.close();
+      }
+    };
+    const before = await countNow();
     const r = run(['replay', file, '--json'], { env: env() });
     expect(r.status).toBe(0);
     const summary = JSON.parse(r.stdout);
@@ -138,12 +156,7 @@ describe.each(STORES)('loopgate commands on %s', (store) => {
     expect(summary.learned).toBeGreaterThan(250);
     expect(summary.first_errors.map((e: { line: number }) => e.line)).toEqual([301, 302]);
     expect(r.stderr).toMatch(/replay: \d+\/303 events|^$/m);
-    const s = openStore({ url: db.url, poolSize: 1 });
-    try {
-      expect(await s.countDecisions()).toBe(301); // 300 replayed + 1 from the decide test
-    } finally {
-      await s.close();
-    }
+    expect(await countNow()).toBe(before + 300);
     const human = run(['replay', file, '--dry-run'], { env: env() });
     expect(human.stdout).toMatch(/302 events in [\d.]+s .* — dry run, nothing stored/);
   });

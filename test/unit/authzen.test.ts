@@ -281,3 +281,13 @@ describe('reasons for admins', () => {
     expect((r.context?.reason_admin as { en: string }).en).toMatch(/^deny by the default outcome\. /);
   });
 });
+
+describe('access requests naming another person', () => {
+  it('stay about the requester, whose manager approves', () => {
+    const e = authzenToEvent({ subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'user', id: 'bob', properties: { manager: 'mona' } } });
+    expect(e.type).toBe('access.request');
+    expect(e.subject).toEqual({ id: 'alice' });
+    expect(e.actor).toBeUndefined();
+    expect(e.entitlement).toEqual({ id: 'user:bob', name: 'read', application: 'user' });
+  });
+});

@@ -383,3 +383,27 @@ describe('error positions in every YAML scalar style', () => {
     });
   }
 });
+
+describe('an invalid route', () => {
+  it('is reported once, not again by the rules that name it', () => {
+    const content = [
+      'routes:',
+      '  fraud-desk:',
+      '    reviewers: { roles: [fraud_analyst] }',
+      '    timeout: 2 hours',
+      'policy: p',
+      'rules:',
+      '  - id: r',
+      '    when: "true"',
+      '    outcome: review',
+      '    route: fraud-desk',
+      '',
+    ].join('\n');
+    const r = loadBundle([{ path: 'b.yaml', content }]);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map((e) => `${e.line}:${e.column} ${e.message}`)).toEqual([
+      '4:14 timeout must be a duration such as 300, "90s", "30m", "4h" or "2d"',
+    ]);
+  });
+});

@@ -8,5 +8,6 @@ export async function runStart(options: CommonOptions & { host?: string; port?: 
   const config = configFrom(options, overrides);
   const server = await startServer(config);
   handleSignals(server);
-  process.stderr.write(`Loopgate is listening on ${server.url} (database: ${server.loopgate.store.location})\n`);
+  const publicPart = server.publicUrl === server.url ? '' : `, public URL ${server.publicUrl}`;
+  process.stderr.write(`Loopgate is listening on ${server.url} (database: ${server.loopgate.store.location}${publicPart})\n`);
 }

@@ -61,6 +61,7 @@ export function loadBundle(sources: PolicySource[]): LoadResult {
   const sorted = [...sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const policies: Array<{ doc: PolicyDocument; ctx: FileContext; nameNode: Node; ruleNodes: Map<Rule, RuleNodes> }> = [];
   const routes = new Map<string, { route: Route; ctx: FileContext; node: Node }>();
+  const invalidRoutes = new Set<string>();
   let settings: { value: BundleSettings; ctx: FileContext; node: Node; refs: SettingsRefs } | undefined;
 
   for (const source of sorted) {
@@ -87,7 +88,9 @@ export function loadBundle(sources: PolicySource[]): LoadResult {
             continue;
           }
           const route = parseRoute(name, entry.value, ctx);
+          // An invalid route is still known by name, so that rules naming it are not reported a second time.
           if (route !== undefined) routes.set(name, { route, ctx, node: entry.key });
+          else invalidRoutes.add(name);
         }
       }
 
@@ -142,12 +145,12 @@ export function loadBundle(sources: PolicySource[]): LoadResult {
   const resolvedSettings: BundleSettings = settings?.value ?? { default_outcome: { default: 'allow' }, fallback: { default: 'deny' } };
 
   // Cross-references: routes named by rules and settings must exist.
-  const routeExists = (name: string | undefined) => name !== undefined && routes.has(name);
+  const routeExists = (name: string | undefined) => name !== undefined && (routes.has(name) || invalidRoutes.has(name));
   for (const { doc, ctx, ruleNodes } of policies) {
     for (const rule of doc.rules) {
       const nodes = ruleNodes.get(rule)!;
       if (rule.outcome !== 'review') continue;
-      if (rule.route !== undefined && !routes.has(rule.route)) {
+      if (rule.route !== undefined && !routeExists(rule.route)) {
         ctx.error(nodes.route ?? nodes.id, `route "${rule.route}" is not defined in this bundle${suggest(rule.route, [...routes.keys()])}`);
       }
       if (rule.route === undefined && !routeExists(resolvedSettings.default_route)) {
@@ -159,7 +162,7 @@ export function loadBundle(sources: PolicySource[]): LoadResult {
     const { ctx, refs, value } = settings;
     for (const key of ['fallback_route', 'default_route'] as const) {
       const name = value[key];
-      if (name !== undefined && !routes.has(name)) ctx.error(refs[key] ?? settings.node, `route "${name}" is not defined in this bundle`);
+      if (name !== undefined && !routeExists(name)) ctx.error(refs[key] ?? settings.node, `route "${name}" is not defined in this bundle`);
     }
     if (Object.values(value.default_outcome).includes('review') && !routeExists(value.default_route)) {
       ctx.error(settings.node, 'a "review" default_outcome needs a "default_route" in settings');

@@ -52,39 +52,20 @@ interface CityRecord {
   location?: { latitude?: number; longitude?: number };
 }
 
-/** Sorted, non-overlapping ranges with binary search: a few hundred thousand rows in typed arrays. */
-class AsnRanges4 {
+/**
+ * Sorted, non-overlapping ranges with binary search: a few hundred thousand rows. IPv4 addresses are numbers (in
+ * typed arrays), IPv6 addresses are bigints; the search is the same.
+ */
+class AsnRanges<A extends number | bigint> {
   constructor(
-    private readonly starts: Uint32Array,
-    private readonly ends: Uint32Array,
+    private readonly starts: ArrayLike<A>,
+    private readonly ends: ArrayLike<A>,
     private readonly asns: Uint32Array,
     private readonly orgIndex: Uint32Array,
     private readonly orgs: string[],
   ) {}
 
-  find(ip: number): { asn: number; org: string } | undefined {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.starts[mid]! <= ip) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    if (hi < 0 || ip > this.ends[hi]!) return undefined;
-    return { asn: this.asns[hi]!, org: this.orgs[this.orgIndex[hi]!]! };
-  }
-}
-
-class AsnRanges6 {
-  constructor(
-    private readonly starts: bigint[],
-    private readonly ends: bigint[],
-    private readonly asns: Uint32Array,
-    private readonly orgIndex: Uint32Array,
-    private readonly orgs: string[],
-  ) {}
-
-  find(ip: bigint): { asn: number; org: string } | undefined {
+  find(ip: A): { asn: number; org: string } | undefined {
     let lo = 0;
     let hi = this.starts.length - 1;
     while (lo <= hi) {
@@ -155,18 +136,18 @@ function ipv6ToBigInt(ip: string): bigint {
 export class FileGeoIp implements GeoIp {
   private constructor(
     private readonly cities: Array<Reader<Response>>,
-    private readonly asn4: AsnRanges4 | undefined,
-    private readonly asn6: AsnRanges6 | undefined,
+    private readonly asn4: AsnRanges<number> | undefined,
+    private readonly asn6: AsnRanges<bigint> | undefined,
     private readonly description: string,
   ) {}
 
   static async open(options: GeoIpOptions): Promise<FileGeoIp> {
     const cities = await Promise.all(options.cityDatabases.map((f) => maxmind.open(f, { cache: { max: 10_000 } })));
-    let asn4: AsnRanges4 | undefined;
-    let asn6: AsnRanges6 | undefined;
+    let asn4: AsnRanges<number> | undefined;
+    let asn6: AsnRanges<bigint> | undefined;
     if (options.asnIpv4Csv !== undefined) {
       const p = parseAsnCsv(await readFile(options.asnIpv4Csv, 'utf8'));
-      asn4 = new AsnRanges4(
+      asn4 = new AsnRanges<number>(
         Uint32Array.from(p.starts, Number),
         Uint32Array.from(p.ends, Number),
         p.asns,
@@ -176,7 +157,7 @@ export class FileGeoIp implements GeoIp {
     }
     if (options.asnIpv6Csv !== undefined) {
       const p = parseAsnCsv(await readFile(options.asnIpv6Csv, 'utf8'));
-      asn6 = new AsnRanges6(p.starts.map(BigInt), p.ends.map(BigInt), p.asns, p.orgIndex, p.orgs);
+      asn6 = new AsnRanges<bigint>(p.starts.map(BigInt), p.ends.map(BigInt), p.asns, p.orgIndex, p.orgs);
     }
     const description = `${options.cityDatabases.length} city database(s), ASN ranges: ${options.asnIpv4Csv ? 'IPv4' : ''}${options.asnIpv6Csv ? '+IPv6' : ''}`;
     return new FileGeoIp(cities, asn4, asn6, description);

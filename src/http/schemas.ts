@@ -100,8 +100,25 @@ const Decision = {
       description: 'Present when evaluation failed and the fail-closed fallback decided.',
       properties: { outcome: { type: 'string' }, reason: { type: 'string' }, errors: { type: 'array', items: { type: 'object', additionalProperties: true } } },
     },
-    resolution: { type: 'object', description: 'How a pending decision became final.', additionalProperties: true },
+    resolution: {
+      type: 'object',
+      description: 'How a pending decision became final.',
+      properties: {
+        outcome: { type: 'string', enum: ['allow', 'deny'] },
+        by: { type: 'string', enum: ['challenge', 'review', 'timeout'] },
+        at: { type: 'string', format: 'date-time' },
+        reason: { type: 'string' },
+        reference: { type: 'string', description: 'The decision (an MFA event) or case that resolved it.' },
+        learned: { type: 'boolean', description: "Whether resolving it taught the principal's baseline." },
+      },
+    },
+    answers: {
+      type: 'object',
+      description: 'For an MFA event that answered a challenge: the challenged decision and its resolution.',
+      properties: { decision_id: { type: 'string' }, resolution: { type: 'object', additionalProperties: true } },
+    },
     learned: { type: 'boolean', description: "Whether the event entered the actor's baseline at decision time." },
+    dry_run: { type: 'boolean', const: true, description: 'Present on a dry run: nothing was stored or learned.' },
   },
   additionalProperties: true,
 };

@@ -23,8 +23,23 @@ export interface DecisionResponse {
   challenge?: { acr_values: string[]; max_age?: number; expires_at?: string };
   review?: { route: Record<string, unknown> };
   fallback?: { outcome: 'deny' | 'review'; reason: string };
-  resolution?: { outcome: 'allow' | 'deny'; by: string; at: string; reason?: string };
+  resolution?: Resolution;
+  /** For an MFA event that answered a challenge. */
+  answers?: { decision_id: string; resolution?: Resolution };
+  learned: boolean;
+  /** Present on a dry run. */
+  dry_run?: true;
   [key: string]: unknown;
+}
+
+/** How a pending decision became final. */
+export interface Resolution {
+  outcome: 'allow' | 'deny';
+  by: 'challenge' | 'review' | 'timeout';
+  at: string;
+  reason?: string;
+  reference?: string;
+  learned?: boolean;
 }
 
 export interface Problem {

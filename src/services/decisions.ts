@@ -11,7 +11,7 @@ import { LoopgateError } from '../core/errors.js';
 import { parseEvent } from '../core/events/parse.js';
 import type { LoopgateEvent, MfaEvent } from '../core/events/schema.js';
 import { evaluatePolicy, fallbackResult, type PolicyResult } from '../core/policy/evaluate.js';
-import type { Observation } from '../core/risk/baseline.js';
+import type { Baseline, Observation } from '../core/risk/baseline.js';
 import { assessRisk, CONTEXT_MODEL_NAME, type RiskAssessment, type RiskConfig } from '../core/risk/engine.js';
 import { extractFeatures, type ContextFeatures } from '../core/risk/features.js';
 import { VelocityTracker, type VelocityObservation } from '../core/risk/velocity.js';
@@ -81,9 +81,10 @@ export class DecisionService {
     const candidates = await this.deps.store.pendingChallenges(now - this.options.challengeTtlMs, 500);
     const updates: Array<{ id: string; body: string }> = [];
     for (const c of candidates) {
-      if (this.resolving.has(c.id)) continue;
       const d = JSON.parse(c.body) as Decision;
       if (d.challenge?.expires_at !== undefined && Date.parse(d.challenge.expires_at) > now) continue;
+      // Claimed synchronously, like an MFA answer claims its challenge: exactly one of the two resolves it.
+      if (!this.claim(d.id)) continue;
       const resolution: Resolution = {
         outcome: 'deny',
         by: 'timeout',
@@ -93,8 +94,19 @@ export class DecisionService {
       };
       updates.push({ id: d.id, body: JSON.stringify({ ...d, status: 'final', resolution }) });
     }
-    await this.deps.store.resolvePending(updates);
+    try {
+      await this.deps.store.resolvePending(updates);
+    } finally {
+      for (const u of updates) this.resolving.delete(u.id);
+    }
     return updates.length;
+  }
+
+  /** Claims a pending challenge for resolution; false if someone else is resolving it. */
+  private claim(id: string): boolean {
+    if (this.resolving.has(id)) return false;
+    this.resolving.add(id);
+    return true;
   }
 
   /** Warms the velocity detector with the attempts of the last window, so a restart does not reset it. */
@@ -148,6 +160,25 @@ export class DecisionService {
       event.type === 'mfa' && event.decision_id !== undefined
         ? await this.challengeTarget(event, options.pointerPrefix ?? '')
         : undefined;
+    try {
+      return await this.decideClaimed(event, features, modelError, model, actorKey, baseline, target, now, options);
+    } finally {
+      if (target !== undefined) this.resolving.delete(target.id);
+    }
+  }
+
+  private async decideClaimed(
+    event: LoopgateEvent,
+    features: ContextFeatures,
+    modelError: string | undefined,
+    model: { name: string; version: string },
+    actorKey: string,
+    baseline: Baseline,
+    target: Decision | undefined,
+    now: number,
+    options: DecideOptions,
+  ): Promise<DecideResult> {
+    const { policies, baselines } = this.deps;
 
     let velocity: VelocityObservation | undefined;
     if (event.type === 'login' || event.type === 'mfa') {
@@ -235,18 +266,16 @@ export class DecisionService {
     if (options.dryRun) {
       decision.learned = false;
       decision.dry_run = true;
+      if (decision.answers?.resolution !== undefined) {
+        decision.answers.resolution.learned = false;
+        delete decision.answers.resolution.reference;
+      }
       return { decision, json: JSON.stringify(decision) };
     }
     const json = JSON.stringify(decision);
 
     write.decision = decisionRow(decision, json, actorKey, now);
-    if (target !== undefined) this.resolving.add(target.id);
-    let result: DecisionWriteResult;
-    try {
-      result = await this.committer.submit(write);
-    } finally {
-      if (target !== undefined) this.resolving.delete(target.id);
-    }
+    const result = await this.committer.submit(write);
     write.learning.forEach((l, i) => baselines.learn(l.actor_key, result.learningSeqs[i]!, observations[i]!));
     return { decision, json };
   }
@@ -277,15 +306,20 @@ export class DecisionService {
     const pointer = `#${prefix}/decision_id`;
     const bad = (detail: string, code: 'LOOPGATE_ERR_INVALID_EVENT' | 'LOOPGATE_ERR_CONFLICT' = 'LOOPGATE_ERR_INVALID_EVENT') =>
       new LoopgateError(code, `decision_id ${detail}`, { errors: [{ pointer, detail }] });
-    const stored = await this.deps.store.getDecision(event.decision_id!);
+    const stored = await this.deps.store.getDecision(event.decision_id!.toLowerCase());
     if (stored === undefined) throw bad('names no decision');
     const target = JSON.parse(stored.body) as Decision;
     target.features = featuresOfStored(target);
     if (target.event.subject.id !== event.subject.id) throw bad('names a decision about another subject');
     if (target.outcome !== 'challenge') throw bad('names a decision that did not ask for a challenge');
-    if (target.status !== 'pending' || this.resolving.has(target.id)) {
-      throw bad('names a challenge that was already answered', 'LOOPGATE_ERR_CONFLICT');
+    if (target.status !== 'pending') {
+      throw bad(
+        target.resolution?.by === 'timeout' ? 'names a challenge that expired unanswered' : 'names a challenge that was already answered',
+        'LOOPGATE_ERR_CONFLICT',
+      );
     }
+    // Claimed before anything else can happen on the event loop: a second answer, or the expiry sweep, is refused.
+    if (!this.claim(target.id)) throw bad('names a challenge that is being answered right now', 'LOOPGATE_ERR_CONFLICT');
     return target;
   }
 

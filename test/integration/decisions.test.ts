@@ -185,6 +185,16 @@ describe.each(STORES)('decisions on %s', (store) => {
     expect(rules.filter((r: { challenge?: object }) => r.challenge !== undefined && 'expires_at' in r.challenge)).toEqual([]);
     expect(await t.lg.store.countLearning('human:carol')).toBe(before + 1);
 
+    // A dry-run answer to a pending challenge learns nothing and refers to nothing stored.
+    // Brussels: a new country, close enough to Paris that it is not a travel signal.
+    const brussels = { country: 'BE', city: 'Brussels', latitude: 50.85, longitude: 4.35, asn: 5432, as_org: 'Proximus' };
+    const trip3 = await decide(login('carol', now - HOUR / 2, { ip: '194.78.0.1', geo: brussels }));
+    expect(trip3.body.outcome).toBe('challenge');
+    const dry = await t.post('/v1/decisions', { dry_run: true, event: { type: 'mfa', subject: { id: 'carol' }, time: iso(now - HOUR / 2 + 10_000), method: 'totp', result: 'success', decision_id: trip3.body.id.toUpperCase() } });
+    expect(dry.json().answers).toMatchObject({ decision_id: trip3.body.id, resolution: { outcome: 'allow', learned: false } });
+    expect(dry.json().answers.resolution.reference).toBeUndefined();
+    expect((await t.get(`/v1/decisions/${trip3.body.id}`)).json().status).toBe('pending');
+
     // Answering the same challenge twice is a conflict; answering someone else's is invalid.
     const twice = await t.post('/v1/decisions', { event: { type: 'mfa', subject: { id: 'carol' }, time: iso(now - HOUR + 60_000), method: 'totp', result: 'success', decision_id: trip2.body.id } });
     expect(twice.statusCode).toBe(409);
@@ -255,6 +265,7 @@ describe.each(STORES)('decisions on %s', (store) => {
       // A late answer finds nothing left to answer.
       const late = await t.post('/v1/decisions', { event: { type: 'mfa', subject: { id: 'olga' }, method: 'totp', result: 'success', decision_id: trip.id } });
       expect(late.statusCode).toBe(409);
+      expect(late.json().errors).toEqual([{ pointer: '#/event/decision_id', detail: 'names a challenge that expired unanswered' }]);
     } finally {
       t.clock.advance(-(t.config.risk.challenge_ttl_seconds * 1000 + 1));
     }

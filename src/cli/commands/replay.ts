@@ -108,7 +108,7 @@ function formatSummary(s: ReplaySummary): string {
   const pct = (n: number) => (s.decided === 0 ? '0%' : `${((100 * n) / s.decided).toFixed(1)}%`);
   const lines = [
     `${s.file}: ${s.events.toLocaleString('en-US')} events in ${s.elapsed_seconds}s (${s.per_second.toLocaleString('en-US')}/s)${s.dry_run ? ' — dry run, nothing stored' : ''}`,
-    `  decided ${s.decided}, invalid ${s.invalid}, failed ${s.failed}, learned into baselines ${s.learned}`,
+    `  decided ${s.decided}, invalid ${s.invalid}, failed ${s.failed}${s.dry_run ? '' : `, learned into baselines ${s.learned}`}`,
     `  outcomes: ${Object.entries(s.outcomes).map(([o, n]) => `${o} ${n} (${pct(n)})`).join(', ')}`,
     `  risk levels: ${Object.entries(s.levels).map(([l, n]) => `${l} ${n}`).join(', ') || 'none'}`,
   ];

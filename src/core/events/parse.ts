@@ -119,11 +119,12 @@ function describeAjvError(e: ErrorObject, at: (path: string) => string): FieldEr
     case 'required':
       return { pointer: at(`${path}/${escapePointer(String(e.params.missingProperty))}`), detail: 'is required' };
     case 'additionalProperties': {
-      // Point at the free-form bag only where the object has one.
-      const hasBag = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties?.properties !== undefined;
+      // Point at the free-form bag only where the object has one ("properties", or an agent action's "parameters").
+      const fields = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
+      const bag = 'properties' in fields ? 'properties' : 'parameters' in fields ? 'parameters' : undefined;
       return {
         pointer: at(`${path}/${escapePointer(String(e.params.additionalProperty))}`),
-        detail: hasBag ? 'is not a known field here (free-form data belongs in "properties")' : 'is not a known field here',
+        detail: bag === undefined ? 'is not a known field here' : `is not a known field here (free-form data belongs in "${bag}")`,
       };
     }
     case 'type': {

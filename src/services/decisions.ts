@@ -5,7 +5,7 @@
  * A decision is acknowledged only after its group commit is durable; what it teaches the baselines is folded
  * in only after that commit.
  */
-import { uuidv7, type Clock, type Random } from '../core/clock.js';
+import { UUID_PATTERN, uuidv7, type Clock, type Random } from '../core/clock.js';
 import { assembleDecision, policyActivation, type Decision, type LearningRule, type Resolution } from '../core/decision.js';
 import { LoopgateError } from '../core/errors.js';
 import { parseEvent } from '../core/events/parse.js';
@@ -132,7 +132,7 @@ export class DecisionService {
   }
 
   async decide(raw: unknown, options: DecideOptions = {}): Promise<DecideResult> {
-    const { clock, policies, baselines } = this.deps;
+    const { clock, baselines } = this.deps;
     const now = clock.now();
     const parsed = parseEvent(raw, now, options.pointerPrefix ?? '');
     if (!parsed.ok) {
@@ -235,7 +235,8 @@ export class DecisionService {
     }
 
     const observations: Observation[] = [];
-    const write: DecisionWrite = { decision: undefined as never, learning: [], updates: [] };
+    const learning: DecisionWrite['learning'] = [];
+    const updates: DecisionWrite['updates'] = [];
     if (target !== undefined) {
       const resolution = this.resolveChallenge(target, event as MfaEvent, decision, now);
       decision.answers = resolution === undefined ? { decision_id: target.id } : { decision_id: target.id, resolution };
@@ -245,11 +246,11 @@ export class DecisionService {
         decision.learned = false;
         const { ua: _targetUa, ...targetStored } = target.features;
         const resolved: Decision = { ...target, features: targetStored, status: 'final', resolution };
-        write.updates.push({ id: target.id, status: 'final', body: JSON.stringify(resolved) });
+        updates.push({ id: target.id, status: 'final', body: JSON.stringify(resolved) });
         if (resolution.outcome === 'allow') {
           const obs = observationOf(target.event, target.features);
           observations.push(obs);
-          write.learning.push({
+          learning.push({
             actor_key: `${target.event.actor.kind}:${target.event.actor.id}`,
             decision_id: target.id,
             source: 'challenge',
@@ -261,7 +262,7 @@ export class DecisionService {
     if (decision.learned) {
       const obs = observationOf(event, features);
       observations.unshift(obs);
-      write.learning.unshift({ actor_key: actorKey, decision_id: id, source: 'decision', created_at: now });
+      learning.unshift({ actor_key: actorKey, decision_id: id, source: 'decision', created_at: now });
     }
     if (options.dryRun) {
       decision.learned = false;
@@ -274,16 +275,15 @@ export class DecisionService {
     }
     const json = JSON.stringify(decision);
 
-    write.decision = decisionRow(decision, json, actorKey, now);
-    const result = await this.committer.submit(write);
-    write.learning.forEach((l, i) => baselines.learn(l.actor_key, result.learningSeqs[i]!, observations[i]!));
+    const result = await this.committer.submit({ decision: decisionRow(decision, json, actorKey, now), learning, updates });
+    learning.forEach((l, i) => baselines.learn(l.actor_key, result.learningSeqs[i]!, observations[i]!));
     return { decision, json };
   }
 
   /** The stored decision, as JSON. */
   async get(id: string): Promise<string> {
     // UUIDs compare case-insensitively (RFC 9562); ids are stored in lower case.
-    const stored = /^[0-9a-f-]{36}$/i.test(id) ? await this.deps.store.getDecision(id.toLowerCase()) : undefined;
+    const stored = UUID_PATTERN.test(id) ? await this.deps.store.getDecision(id.toLowerCase()) : undefined;
     if (stored === undefined) throw new LoopgateError('LOOPGATE_ERR_DECISION_NOT_FOUND', `no decision with id ${id}`);
     return stored.body;
   }

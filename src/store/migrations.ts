@@ -94,12 +94,3 @@ export class CodeMigrationProvider implements MigrationProvider {
     return Object.fromEntries(Object.entries(migrations).map(([name, make]) => [name, make(this.dialect)]));
   }
 }
-
-export const MIGRATION_NAMES = Object.keys(migrations);
-
-/** Used by tests to make sure a migration leaves nothing half-done. */
-export async function tableNames(db: Kysely<unknown>): Promise<string[]> {
-  const tables = await db.introspection.getTables();
-  return tables.map((t) => t.name).filter((n) => !n.startsWith('kysely_')).sort();
-}
-

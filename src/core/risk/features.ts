@@ -85,7 +85,3 @@ export function extractFeatures(event: LoopgateEvent, lookup: GeoLookupResult | 
   if (ctx.device_id !== undefined) features.device_id = ctx.device_id;
   return features;
 }
-
-export function featureValue(features: ContextFeatures, feature: TrackedFeature): string | undefined {
-  return features[feature];
-}

@@ -21,6 +21,8 @@ const registry = {
   LOOPGATE_ERR_SHUTTING_DOWN: { status: 503, title: 'Loopgate is shutting down' },
   LOOPGATE_ERR_STORE_UNAVAILABLE: { status: 503, title: 'The database is unavailable' },
   LOOPGATE_ERR_CONFIG_INVALID: { status: 500, title: 'The configuration is not valid' },
+  LOOPGATE_ERR_AUDIT_DAMAGED: { status: 500, title: 'The audit log is damaged' },
+  LOOPGATE_ERR_AUDIT_RANGE: { status: 400, title: 'The requested audit range is not valid' },
   LOOPGATE_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

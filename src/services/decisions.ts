@@ -7,6 +7,8 @@
  */
 import { UUID_PATTERN, uuidv7, type Clock, type Random } from '../core/clock.js';
 import { assembleDecision, policyActivation, type Decision, type LearningRule, type Resolution } from '../core/decision.js';
+import { challengesExpired, decisionsRecorded } from '../core/audit/records.js';
+import type { AuditInput } from '../core/audit/entry.js';
 import { LoopgateError } from '../core/errors.js';
 import { parseEvent } from '../core/events/parse.js';
 import type { LoopgateEvent, MfaEvent } from '../core/events/schema.js';
@@ -19,6 +21,7 @@ import type { GeoIp } from '../adapters/geoip.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import type { DecisionWrite, DecisionWriteResult, NewDecisionRow, Store } from '../store/store.js';
 import { featuresOfStored, type BaselineService } from './baselines.js';
+import { sha256Base64 } from './digest.js';
 import type { Logger } from './logger.js';
 import type { PolicyService } from './policies.js';
 
@@ -66,7 +69,10 @@ export class DecisionService {
     private readonly deps: DecisionDeps,
     private readonly options: DecisionServiceOptions,
   ) {
-    this.committer = new GroupCommitter((batch) => deps.store.commitDecisions(batch), { maxBatch: options.maxBatch });
+    this.committer = new GroupCommitter(
+      (batch) => deps.store.commitDecisions(batch, { inputs: [batchAudit(batch)], timeMs: deps.clock.now() }),
+      { maxBatch: options.maxBatch },
+    );
     this.velocity = new VelocityTracker(options.risk.velocity);
   }
 
@@ -95,7 +101,8 @@ export class DecisionService {
       updates.push({ id: d.id, body: JSON.stringify({ ...d, status: 'final', resolution }) });
     }
     try {
-      await this.deps.store.resolvePending(updates);
+      const audit = challengesExpired(updates.map((u) => [u.id, sha256Base64(u.body)] as const));
+      await this.deps.store.resolvePending(updates, { inputs: [audit], timeMs: now });
     } finally {
       for (const u of updates) this.resolving.delete(u.id);
     }
@@ -332,6 +339,14 @@ export class DecisionService {
     if (own.outcome === 'allow') return { ...base, outcome: 'allow', reason: `${mfa.method} check passed` };
     return undefined; // the MFA event is itself pending (challenge or review): the original waits
   }
+}
+
+/** The audit entry of a group commit: every decision and every resolved challenge, by id and digest. */
+function batchAudit(batch: DecisionWrite[]): AuditInput {
+  return decisionsRecorded(
+    batch.map((w) => [w.decision.id, sha256Base64(w.decision.body)] as const),
+    batch.flatMap((w) => w.updates.map((u) => [u.id, sha256Base64(u.body)] as const)),
+  );
 }
 
 function observationOf(event: LoopgateEvent, features: ContextFeatures): Observation {

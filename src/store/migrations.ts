@@ -85,6 +85,61 @@ const migrations: Record<string, MigrationFactory> = {
       }
     },
   }),
+  '0002_audit': (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      const bytes = dialect === 'postgres' ? 'bytea' : 'blob';
+      await db.schema
+        .createTable('audit_entries')
+        .addColumn('seq', bigint, (c) => c.primaryKey())
+        .addColumn('time', bigint, (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('actor_kind', 'text', (c) => c.notNull())
+        .addColumn('actor_id', 'text', (c) => c.notNull())
+        .addColumn('target_type', 'text', (c) => c.notNull())
+        .addColumn('target_id', 'text', (c) => c.notNull())
+        .addColumn('decision_id', 'text')
+        .addColumn('case_id', 'text')
+        .addColumn('entry', 'text', (c) => c.notNull())
+        .addColumn('leaf_hash', bytes, (c) => c.notNull())
+        .execute();
+      // Search by actor, target, case, decision and time. Decisions are logged a batch per entry, so these grow
+      // far slower than the decisions table.
+      await db.schema.createIndex('audit_actor').on('audit_entries').columns(['actor_id', 'seq']).execute();
+      await db.schema.createIndex('audit_target').on('audit_entries').columns(['target_type', 'target_id', 'seq']).execute();
+      await db.schema.createIndex('audit_decision').on('audit_entries').columns(['decision_id']).execute();
+      await db.schema.createIndex('audit_case').on('audit_entries').columns(['case_id']).execute();
+      await db.schema.createIndex('audit_time').on('audit_entries').columns(['time']).execute();
+      // Complete interior nodes of the Merkle tree (level ≥ 1; leaves are audit_entries.leaf_hash).
+      await db.schema
+        .createTable('audit_nodes')
+        .addColumn('level', 'smallint', (c) => c.notNull())
+        .addColumn('idx', bigint, (c) => c.notNull())
+        .addColumn('hash', bytes, (c) => c.notNull())
+        .addPrimaryKeyConstraint('audit_nodes_pk', ['level', 'idx'])
+        .execute();
+      await db.schema
+        .createTable('audit_checkpoints')
+        .addColumn('size', bigint, (c) => c.primaryKey())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .addColumn('root', bytes, (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('note', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('loopgate_state')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+      // The audit entry (a batch) that recorded each decision.
+      await db.schema.alterTable('decisions').addColumn('audit_seq', bigint).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('decisions').dropColumn('audit_seq').execute();
+      for (const t of ['loopgate_state', 'audit_checkpoints', 'audit_nodes', 'audit_entries']) {
+        await db.schema.dropTable(t).ifExists().execute();
+      }
+    },
+  }),
 };
 
 export class CodeMigrationProvider implements MigrationProvider {

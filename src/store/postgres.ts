@@ -31,8 +31,9 @@ export class PostgresStore extends Store {
     this.location = redactUrl(url);
   }
 
-  async commitDecisions(batch: DecisionWrite[]): Promise<DecisionWriteResult[]> {
+  protected async writeDecisionBatch(batch: DecisionWrite[], extra: CompiledQuery[]): Promise<DecisionWriteResult[]> {
     return this.db.transaction().execute(async (trx) => {
+      for (const q of extra) await trx.executeQuery(q);
       await trx.insertInto('decisions').values(batch.map((w) => w.decision)).execute();
       for (const w of batch) {
         for (const u of w.updates) {
@@ -55,7 +56,8 @@ export class PostgresStore extends Store {
   }
 
   async start(): Promise<void> {
-    // Nothing to open: the pool connects on demand. Commits are durable when they return (synchronous_commit).
+    // The pool connects on demand; commits are durable when they return (synchronous_commit).
+    await this.loadAuditTree();
   }
 
   protected async writeQueries(queries: CompiledQuery[]): Promise<void> {

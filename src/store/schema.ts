@@ -25,6 +25,8 @@ export interface DecisionsTable {
   policy_version: string;
   learned: number;
   body: string;
+  /** The audit entry (a batch of decisions) that recorded this decision. */
+  audit_seq: number | null;
 }
 
 /**
@@ -61,7 +63,47 @@ export interface PolicyVersionsTable {
   files: string;
 }
 
+/** The audit log: one row per entry, its canonical JSON and its Merkle leaf hash. */
+export interface AuditEntriesTable {
+  seq: number;
+  time: BigIntColumn;
+  action: string;
+  actor_kind: string;
+  actor_id: string;
+  target_type: string;
+  target_id: string;
+  decision_id: string | null;
+  case_id: string | null;
+  entry: string;
+  leaf_hash: Uint8Array;
+}
+
+/** Complete interior nodes of the audit Merkle tree. */
+export interface AuditNodesTable {
+  level: number;
+  idx: BigIntColumn;
+  hash: Uint8Array;
+}
+
+export interface AuditCheckpointsTable {
+  size: BigIntColumn;
+  created_at: BigIntColumn;
+  root: Uint8Array;
+  key_id: string;
+  note: string;
+}
+
+/** Small named values Loopgate keeps between runs (e.g. the hash of the configuration last recorded). */
+export interface StateTable {
+  key: string;
+  value: string;
+}
+
 export interface Database {
+  audit_entries: AuditEntriesTable;
+  audit_nodes: AuditNodesTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  loopgate_state: StateTable;
   decisions: DecisionsTable;
   learning: LearningTable;
   baselines: BaselinesTable;

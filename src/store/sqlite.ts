@@ -14,7 +14,7 @@ import { Store, type DecisionWrite, type DecisionWriteResult, type NewDecisionRo
 
 const DECISION_COLUMNS = [
   'id', 'created_at', 'event_time', 'event_type', 'subject_id', 'actor_key', 'ip', 'failed', 'outcome', 'status',
-  'risk_score', 'risk_level', 'policy_version', 'learned', 'body',
+  'risk_score', 'risk_level', 'policy_version', 'learned', 'body', 'audit_seq',
 ] as const satisfies ReadonlyArray<keyof NewDecisionRow>;
 const LEARNING_COLUMNS = ['actor_key', 'decision_id', 'source', 'created_at'] as const satisfies ReadonlyArray<keyof NewLearningRow>;
 
@@ -45,6 +45,7 @@ export class SqliteStore extends Store {
 
   async start(): Promise<void> {
     if (this.writer !== undefined) return;
+    await this.loadAuditTree();
     const placeholders = <K extends string>(cols: readonly K[]) => Object.fromEntries(cols.map((c) => [c, null])) as Record<K, null>;
     const statements = {
       insertDecision: this.db.insertInto('decisions').values(placeholders(DECISION_COLUMNS) as never).compile().sql,
@@ -67,13 +68,14 @@ export class SqliteStore extends Store {
     return this.writer;
   }
 
-  async commitDecisions(batch: DecisionWrite[]): Promise<DecisionWriteResult[]> {
+  protected async writeDecisionBatch(batch: DecisionWrite[], extra: CompiledQuery[]): Promise<DecisionWriteResult[]> {
     const steps: WriteStep[] = [];
     for (const w of batch) {
       steps.push({ name: 'insertDecision', params: DECISION_COLUMNS.map((c) => w.decision[c] ?? null) });
       for (const u of w.updates) steps.push({ name: 'updateDecision', params: [u.status, u.body, u.id, 'pending'] });
       for (const l of w.learning) steps.push({ name: 'insertLearning', params: LEARNING_COLUMNS.map((c) => l[c]), capture: true });
     }
+    for (const q of extra) steps.push({ sql: q.sql, params: [...q.parameters] });
     const seqs = await this.requireWriter().write(steps);
     let next = 0;
     return batch.map((w) => ({ learningSeqs: w.learning.map(() => seqs[next++]!) }));

@@ -4,9 +4,14 @@
  * `writeQueries`, which runs compiled queries in one durable transaction: on PostgreSQL a Kysely transaction, on
  * SQLite the single writer thread (sqlite-writer.ts). The decision batch, the hot path, has its own method.
  */
-import { Kysely, Migrator, type CompiledQuery, type Insertable } from 'kysely';
+import { Kysely, Migrator, type CompiledQuery, type Insertable, type Selectable } from 'kysely';
+import type { AuditInput } from '../core/audit/entry.js';
+import { decompose, nodeKey, type NodeId } from '../core/audit/proofs.js';
+import { LoopgateError } from '../core/errors.js';
+import type { Hash } from '../verify/merkle.js';
+import { AuditTreeState, type PreparedAudit } from './audit-tree.js';
 import { CodeMigrationProvider, type Dialect } from './migrations.js';
-import type { Database, DecisionsTable, LearningTable } from './schema.js';
+import type { AuditCheckpointsTable, AuditEntriesTable, Database, DecisionsTable, LearningTable } from './schema.js';
 
 export type NewDecisionRow = Omit<Insertable<DecisionsTable>, 'seq'> & { seq?: never };
 export type NewLearningRow = Omit<Insertable<LearningTable>, 'seq'> & { seq?: never };
@@ -50,21 +55,208 @@ export interface Snapshot {
   learned_seq: number;
 }
 
+/** Audit entries to append in the same transaction as the change they record. */
+export interface AuditRequest {
+  inputs: AuditInput[];
+  timeMs: number;
+}
+
+export type StoredAuditEntry = Pick<Selectable<AuditEntriesTable>, 'seq' | 'entry' | 'leaf_hash'>;
+export type StoredCheckpoint = Selectable<AuditCheckpointsTable>;
+
+export interface AuditSearch {
+  actor?: string;
+  target?: { type?: string; id: string };
+  decision?: string;
+  case?: string;
+  action?: string;
+  since?: number;
+  until?: number;
+  /** Entries with seq greater than this (paging). */
+  after?: number;
+  limit: number;
+}
+
 export abstract class Store {
   abstract readonly dialect: Dialect;
   /** Human-readable location (file path or URL without password), for logs. */
   abstract readonly location: string;
+  private tree: AuditTreeState | undefined;
+  /** Writes that append audit entries run one after another: each extends the tree the previous one left. */
+  private writeChain: Promise<unknown> = Promise.resolve();
 
   constructor(readonly db: Kysely<Database>) {}
 
-  /** Writes a batch of decisions atomically and durably. Called by the group committer only. */
-  abstract commitDecisions(batch: DecisionWrite[]): Promise<DecisionWriteResult[]>;
+  /** Writes decision rows, their learning rows and updates, and `extra` queries, in one durable transaction. */
+  protected abstract writeDecisionBatch(batch: DecisionWrite[], extra: CompiledQuery[]): Promise<DecisionWriteResult[]>;
 
   /** Runs compiled queries in one transaction; resolves once it is durable. */
   protected abstract writeQueries(queries: CompiledQuery[]): Promise<void>;
 
-  /** Opens what writing needs (the SQLite writer thread); called after migrations. */
+  /** Opens what writing needs (the SQLite writer thread) and loads the audit tree; called after migrations. */
   abstract start(): Promise<void>;
+
+  // ---- the audit log: appended in the same transaction as what it records ----
+
+  /** Loads the committed audit tree (its size and frontier) from the stored entries and nodes. */
+  protected async loadAuditTree(): Promise<void> {
+    const last = await this.db.selectFrom('audit_entries').select(['seq', 'leaf_hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    if (last === undefined) {
+      this.tree = AuditTreeState.empty();
+      return;
+    }
+    const size = last.seq + 1;
+    const ids = decompose([0, size]);
+    const nodes = await this.auditNodes(ids);
+    const frontier = ids.map((id) => {
+      const hash = nodes.get(nodeKey(id));
+      if (hash === undefined) {
+        throw new LoopgateError(
+          'LOOPGATE_ERR_AUDIT_DAMAGED',
+          `the audit log cannot be continued: node ${nodeKey(id)} of the tree of ${size} entries is missing; run \`loopgate audit verify\``,
+        );
+      }
+      return { level: id.level, hash };
+    });
+    this.tree = AuditTreeState.restore(size, frontier, last.leaf_hash);
+  }
+
+  private get auditTree(): AuditTreeState {
+    if (this.tree === undefined) throw new Error('Store.start() has not been called');
+    return this.tree;
+  }
+
+  /** Runs `write` after every write queued before it; prepared audit entries are adopted only if it commits. */
+  private serialized<T>(audit: AuditRequest | undefined, write: (prepared: PreparedAudit | undefined) => Promise<T>): Promise<T> {
+    const run = async () => {
+      const prepared = audit === undefined || audit.inputs.length === 0 ? undefined : await this.auditTree.prepare(audit.inputs, audit.timeMs);
+      const result = await write(prepared);
+      if (prepared !== undefined) this.auditTree.adopt(prepared);
+      return result;
+    };
+    const next = this.writeChain.then(run, run);
+    this.writeChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private auditQueries(prepared: PreparedAudit | undefined): CompiledQuery[] {
+    if (prepared === undefined) return [];
+    const out = [this.db.insertInto('audit_entries').values(prepared.entries).compile()];
+    if (prepared.nodes.length > 0) out.push(this.db.insertInto('audit_nodes').values(prepared.nodes).compile());
+    return out;
+  }
+
+  /** Writes a batch of decisions and the audit entry recording them, atomically and durably. */
+  async commitDecisions(batch: DecisionWrite[], audit: AuditRequest): Promise<DecisionWriteResult[]> {
+    return this.serialized(audit, async (prepared) => {
+      for (const w of batch) w.decision.audit_seq = prepared?.firstSeq ?? null;
+      return this.writeDecisionBatch(batch, this.auditQueries(prepared));
+    });
+  }
+
+  /** Appends audit entries on their own (interventions that change nothing else in the database). */
+  async appendAudit(audit: AuditRequest): Promise<number[]> {
+    return this.serialized(audit, async (prepared) => {
+      await this.writeQueries(this.auditQueries(prepared));
+      return prepared === undefined ? [] : prepared.entries.map((e) => e.seq);
+    });
+  }
+
+  /** The number of committed audit entries. */
+  get auditSize(): number {
+    return this.auditTree.size;
+  }
+
+  /** The root of the committed audit tree. */
+  auditRoot(): Promise<Hash> {
+    return this.auditTree.root();
+  }
+
+  /** Hashes of aligned subtrees: level 0 from the entries' leaf hashes, higher levels from the stored nodes. */
+  async auditNodes(ids: NodeId[]): Promise<Map<string, Hash>> {
+    const out = new Map<string, Hash>();
+    const leaves = [...new Set(ids.filter((i) => i.level === 0).map((i) => i.index))];
+    const inner = ids.filter((i) => i.level > 0);
+    if (leaves.length > 0) {
+      const rows = await this.db.selectFrom('audit_entries').select(['seq', 'leaf_hash']).where('seq', 'in', leaves).execute();
+      for (const r of rows) out.set(nodeKey({ level: 0, index: r.seq }), new Uint8Array(r.leaf_hash));
+    }
+    if (inner.length > 0) {
+      const rows = await this.db
+        .selectFrom('audit_nodes')
+        .select(['level', 'idx', 'hash'])
+        .where((eb) => eb.or(inner.map((n) => eb.and([eb('level', '=', n.level), eb('idx', '=', n.index)]))))
+        .execute();
+      for (const r of rows) out.set(nodeKey({ level: r.level, index: r.idx }), new Uint8Array(r.hash));
+    }
+    return out;
+  }
+
+  async auditEntries(start: number, end: number): Promise<StoredAuditEntry[]> {
+    return this.db
+      .selectFrom('audit_entries')
+      .select(['seq', 'entry', 'leaf_hash'])
+      .where('seq', '>=', start)
+      .where('seq', '<', end)
+      .orderBy('seq')
+      .execute();
+  }
+
+  async searchAudit(q: AuditSearch): Promise<StoredAuditEntry[]> {
+    let query = this.db.selectFrom('audit_entries').select(['seq', 'entry', 'leaf_hash']);
+    if (q.actor !== undefined) query = query.where('actor_id', '=', q.actor);
+    if (q.target !== undefined) {
+      query = query.where('target_id', '=', q.target.id);
+      if (q.target.type !== undefined) query = query.where('target_type', '=', q.target.type);
+    }
+    if (q.decision !== undefined) {
+      // A decision is recorded by the batch entry that carried it, and by entries that link to it.
+      const decision = q.decision;
+      const carried = this.db.selectFrom('decisions').select('audit_seq').where('id', '=', decision);
+      query = query.where((eb) => eb.or([eb('decision_id', '=', decision), eb('seq', 'in', carried)]));
+    }
+    if (q.case !== undefined) query = query.where('case_id', '=', q.case);
+    if (q.action !== undefined) query = query.where('action', '=', q.action);
+    if (q.since !== undefined) query = query.where('time', '>=', q.since);
+    if (q.until !== undefined) query = query.where('time', '<', q.until);
+    if (q.after !== undefined) query = query.where('seq', '>', q.after);
+    return query.orderBy('seq').limit(q.limit).execute();
+  }
+
+  async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    return this.db.selectFrom('audit_checkpoints').selectAll().orderBy('size', 'desc').limit(1).executeTakeFirst();
+  }
+
+  async checkpointAt(size: number): Promise<StoredCheckpoint | undefined> {
+    return this.db.selectFrom('audit_checkpoints').selectAll().where('size', '=', size).executeTakeFirst();
+  }
+
+  async allCheckpoints(): Promise<StoredCheckpoint[]> {
+    return this.db.selectFrom('audit_checkpoints').selectAll().orderBy('size').execute();
+  }
+
+  async saveCheckpoint(cp: Insertable<AuditCheckpointsTable>): Promise<void> {
+    await this.writeQueries([
+      this.db.insertInto('audit_checkpoints').values(cp).onConflict((oc) => oc.column('size').doNothing()).compile(),
+    ]);
+  }
+
+  async getState(key: string): Promise<string | undefined> {
+    const r = await this.db.selectFrom('loopgate_state').select('value').where('key', '=', key).executeTakeFirst();
+    return r?.value;
+  }
+
+  /** Sets a state value and appends the audit entries recording the change, in one transaction. */
+  async setState(key: string, value: string, audit?: AuditRequest): Promise<void> {
+    await this.serialized(audit, async (prepared) => {
+      const upsert = this.db
+        .insertInto('loopgate_state')
+        .values({ key, value })
+        .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
+        .compile();
+      await this.writeQueries([upsert, ...this.auditQueries(prepared)]);
+    });
+  }
 
   abstract close(): Promise<void>;
 
@@ -175,21 +367,27 @@ export abstract class Store {
       .execute();
   }
 
-  /** Makes pending decisions final (only those still pending: a concurrent resolution wins). */
-  async resolvePending(updates: Array<{ id: string; body: string }>): Promise<void> {
+  /** Makes pending decisions final (only those still pending: a concurrent resolution wins), with their audit entry. */
+  async resolvePending(updates: Array<{ id: string; body: string }>, audit: AuditRequest): Promise<void> {
     if (updates.length === 0) return;
-    await this.writeQueries(
-      updates.map((u) =>
-        this.db.updateTable('decisions').set({ status: 'final', body: u.body }).where('id', '=', u.id).where('status', '=', 'pending').compile(),
-      ),
-    );
+    await this.serialized(audit, async (prepared) => {
+      await this.writeQueries([
+        ...updates.map((u) =>
+          this.db.updateTable('decisions').set({ status: 'final', body: u.body }).where('id', '=', u.id).where('status', '=', 'pending').compile(),
+        ),
+        ...this.auditQueries(prepared),
+      ]);
+    });
   }
 
-  async recordPolicyVersion(version: string, files: string, nowMs: number): Promise<void> {
-    const query = this.db
-      .insertInto('policy_versions')
-      .values({ version, files, activated_at: nowMs })
-      .onConflict((oc) => oc.column('version').doNothing());
-    await this.writeQueries([query.compile()]);
+  /** Records an activated policy bundle with its files, and the audit entry of the activation, in one transaction. */
+  async recordPolicyVersion(version: string, files: string, nowMs: number, audit?: AuditRequest): Promise<void> {
+    await this.serialized(audit, async (prepared) => {
+      const query = this.db
+        .insertInto('policy_versions')
+        .values({ version, files, activated_at: nowMs })
+        .onConflict((oc) => oc.column('version').doNothing());
+      await this.writeQueries([query.compile(), ...this.auditQueries(prepared)]);
+    });
   }
 }

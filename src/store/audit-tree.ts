@@ -1,0 +1,80 @@
+/**
+ * The audit log's Merkle tree as the store maintains it: the compact range (frontier) of the committed tree in
+ * memory, and for each write the rows to insert (entries with their leaf hashes, newly complete interior nodes).
+ * A write prepares against a copy and is adopted only after its transaction commits, so a failed write leaves the
+ * tree exactly as it was.
+ */
+import { createHash } from 'node:crypto';
+import type { Insertable } from 'kysely';
+import { entryText, type AuditInput } from '../core/audit/entry.js';
+import { toBase64, utf8 } from '../verify/bytes.js';
+import { leafHash, MerkleAccumulator, type Hash } from '../verify/merkle.js';
+import type { Sha256 } from '../verify/hash.js';
+import type { AuditEntriesTable, AuditNodesTable } from './schema.js';
+
+/** Node's native SHA-256: synchronous, so the accumulator's awaits resolve immediately. */
+export const nodeSha256: Sha256 = (data) => createHash('sha256').update(data).digest();
+
+export interface PreparedAudit {
+  firstSeq: number;
+  entries: Array<Insertable<AuditEntriesTable>>;
+  nodes: Array<Insertable<AuditNodesTable>>;
+  next: { acc: MerkleAccumulator; lastLeaf: string };
+}
+
+export class AuditTreeState {
+  constructor(
+    private acc: MerkleAccumulator,
+    private lastLeaf: string,
+  ) {}
+
+  static empty(): AuditTreeState {
+    return new AuditTreeState(new MerkleAccumulator(nodeSha256), '');
+  }
+
+  static restore(size: number, frontier: Array<{ level: number; hash: Hash }>, lastLeaf: Hash | undefined): AuditTreeState {
+    return new AuditTreeState(MerkleAccumulator.restore(size, frontier, nodeSha256), lastLeaf === undefined ? '' : toBase64(lastLeaf));
+  }
+
+  get size(): number {
+    return this.acc.size;
+  }
+
+  root(): Promise<Hash> {
+    return this.acc.root();
+  }
+
+  async prepare(inputs: AuditInput[], timeMs: number): Promise<PreparedAudit> {
+    const acc = MerkleAccumulator.restore(this.acc.size, this.acc.frontier(), nodeSha256);
+    let prev = this.lastLeaf;
+    const firstSeq = acc.size;
+    const entries: PreparedAudit['entries'] = [];
+    const nodes: PreparedAudit['nodes'] = [];
+    for (const input of inputs) {
+      const seq = acc.size;
+      const { text } = entryText(input, seq, timeMs, prev);
+      const leaf = await leafHash(utf8(text), nodeSha256);
+      for (const n of await acc.append(leaf)) nodes.push({ level: n.level, idx: n.index, hash: n.hash });
+      entries.push({
+        seq,
+        time: timeMs,
+        action: input.action,
+        actor_kind: input.actor.kind,
+        actor_id: input.actor.id,
+        target_type: input.target.type,
+        target_id: input.target.id,
+        decision_id: input.links?.decision ?? null,
+        case_id: input.links?.case ?? null,
+        entry: text,
+        leaf_hash: leaf,
+      });
+      prev = toBase64(leaf);
+    }
+    return { firstSeq, entries, nodes, next: { acc, lastLeaf: prev } };
+  }
+
+  adopt(p: PreparedAudit): void {
+    this.acc = p.next.acc;
+    this.lastLeaf = p.next.lastLeaf;
+  }
+}

@@ -10,6 +10,8 @@ import type { RiskConfig, RiskLevel } from './core/risk/engine.js';
 import { defaultGeoIpOptions, FileGeoIp, noGeoIp, type GeoIp } from './adapters/geoip.js';
 import type { Config } from './config/schema.js';
 import { LoopgateError } from './core/errors.js';
+import { redactConfig } from './config/load.js';
+import { AuditService } from './services/audit.js';
 import { BaselineService } from './services/baselines.js';
 import { DecisionService } from './services/decisions.js';
 import { silentLogger, type Logger } from './services/logger.js';
@@ -62,6 +64,7 @@ export interface Loopgate {
   clock: Clock;
   decisions: DecisionService;
   policies: PolicyService;
+  audit: AuditService;
   baselines: BaselineService;
   /** True once started and until close() begins. */
   isReady(): boolean;
@@ -133,8 +136,23 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
     const geo = options.geo ?? (await openGeoIp(config));
     logger.info({ geoip: geo.describe(), ms: Date.now() - geoStarted }, 'IP enrichment ready');
 
+    const audit = new AuditService(
+      { store, clock, random, logger },
+      {
+        origin: config.audit.origin,
+        keyDirectory: config.audit.key_directory,
+        signingKey: config.audit.signing_key,
+        trustedKeys: config.audit.trusted_keys,
+        checkpointIntervalMs: config.audit.checkpoint_interval_ms,
+        maxBatch: config.audit.max_batch,
+      },
+    );
+    await audit.start();
+    // Closed after everything that writes entries (closing runs in reverse): its drain signs the last checkpoint.
+    opened.push(() => audit.drain());
+
     const policies = new PolicyService(config.policy.directory ?? DEFAULT_POLICY_DIRECTORY, store, clock, logger);
-    const loaded = await policies.reload();
+    const loaded = await policies.reload('start');
     if (!loaded.ok) {
       const lines = loaded.errors.map((e) => `${e.file}:${e.line}:${e.column}: ${e.message}`);
       throw new LoopgateError('LOOPGATE_ERR_POLICY_INVALID', `the policy bundle in ${policies.directory} is not valid:\n  ${lines.join('\n  ')}`);
@@ -158,12 +176,15 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
     await baselines.start();
     opened.push(() => baselines.stop());
 
+    const modelVersion = modelVersionOf(risk);
+    await audit.recordStartup(redactConfig(config) as unknown as Record<string, unknown>, modelVersion);
+
     const learning: LearningRule = { maxLevel: config.risk.learn_max_level as RiskLevel };
     const decisions = new DecisionService(
       { store, clock, random, geo, policies, baselines, logger },
       {
         risk,
-        modelVersion: modelVersionOf(risk),
+        modelVersion,
         learning,
         challengeTtlMs: config.risk.challenge_ttl_seconds * 1000,
         maxBatch: config.database.max_batch,
@@ -183,6 +204,7 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
       decisions,
       policies,
       baselines,
+      audit,
       isReady: () => ready,
       close: () => {
         ready = false;

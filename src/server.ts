@@ -104,7 +104,7 @@ export function handleSignals(server: RunningServer): void {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
-    void server.loopgate.policies.reload().then((r) =>
+    void server.loopgate.policies.reload('signal').then((r) =>
       r.ok
         ? server.logger.info({ version: r.version, changed: r.changed }, 'policy reload (SIGHUP)')
         : server.logger.warn({ errors: r.errors }, 'policy reload rejected (SIGHUP)'),

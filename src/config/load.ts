@@ -125,3 +125,18 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   }
   node[path[path.length - 1]!] = value;
 }
+
+/** The configuration with secrets masked ("[set]") and any database password removed: safe to print or record. */
+export function redactConfig(config: Config): Config {
+  const shown = structuredClone(config) as unknown as Record<string, unknown>;
+  for (const s of listSettings()) {
+    if (s.schema.secret !== true) continue;
+    let node: Record<string, unknown> | undefined = shown;
+    for (const key of s.path.slice(0, -1)) node = node?.[key] as Record<string, unknown> | undefined;
+    const last = s.path[s.path.length - 1]!;
+    if (node !== undefined && node[last] !== undefined) node[last] = '[set]';
+  }
+  const c = shown as unknown as Config;
+  c.database.url = c.database.url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  return c;
+}

@@ -133,6 +133,45 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    audit: Type.Object(
+      {
+        origin: Type.Optional(
+          Type.String({
+            pattern: '^[\\x21-\\x2a\\x2c-\\x7e]+$',
+            maxLength: 255,
+            description:
+              'The log\'s identity: the first line of every checkpoint and the name of its signing key (e.g. audit.example.com/loopgate). Fixed at first start; default: loopgate.local/<random>.',
+            ...env('LOOPGATE_AUDIT_ORIGIN'),
+          }),
+        ),
+        key_directory: Type.String({
+          minLength: 1,
+          default: './data/keys',
+          description: 'Where the checkpoint signing key (checkpoint.key, mode 0600) and the trusted verifier keys (trusted/*.pub) live; created on first start.',
+          ...env('LOOPGATE_AUDIT_KEY_DIR'),
+        }),
+        signing_key: Type.Optional(
+          Type.String({
+            minLength: 1,
+            secret: true,
+            description: 'The signing key itself (PRIVATE+KEY+<origin>+<id>+<key>) instead of a key file, e.g. from a secret store. Never printed or logged.',
+            ...env('LOOPGATE_AUDIT_SIGNING_KEY'),
+          }),
+        ),
+        trusted_keys: Type.Array(Type.String(), {
+          default: [],
+          description: 'More verifier keys (<name>+<id>+<key>) whose checkpoints verify, e.g. keys used before a rotation done through signing_key.',
+        }),
+        checkpoint_interval_ms: Type.Integer({
+          minimum: 100,
+          maximum: 60000,
+          default: 1000,
+          description: 'How often a checkpoint is signed while entries arrive.',
+        }),
+        max_batch: Type.Integer({ minimum: 1, maximum: 10000, default: 1024, description: 'Most audit entries written in one group commit.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     log: Type.Object(
       {
         level: Type.Union(

@@ -41,10 +41,8 @@ export function problemType(code: ErrorCode): string {
 }
 
 /** One field that failed validation, located with a JSON Pointer (RFC 6901) in URI fragment form. */
-export interface FieldError {
-  pointer: string;
-  detail: string;
-}
+/** One invalid field: in the body (a JSON Pointer), or a query or path parameter (by name). */
+export type FieldError = { pointer: string; detail: string } | { parameter: string; detail: string };
 
 /** An error that is safe to show to the caller: it becomes an RFC 9457 problem document. */
 export class LoopgateError extends Error {

@@ -8,6 +8,7 @@ import swagger from '@fastify/swagger';
 import { LoopgateError } from '../core/errors.js';
 import type { Loopgate } from '../loopgate.js';
 import { sendProblem, toLoopgateError } from './problem.js';
+import { registerAuditRoutes } from './routes/audit.js';
 import { registerAuthzenRoutes } from './routes/authzen.js';
 import { registerDecisionRoutes } from './routes/decisions.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -88,6 +89,7 @@ export async function buildHttpApp(lg: Loopgate, options: HttpOptions = {}): Pro
         { name: 'decisions', description: 'Score an identity event and decide.' },
         { name: 'authzen', description: 'OpenID AuthZEN Authorization API 1.0.' },
         { name: 'policies', description: 'The active policy bundle.' },
+        { name: 'audit', description: 'The tamper-evident audit log: signed checkpoints, entries, RFC 6962 proofs, search.' },
         { name: 'operations', description: 'Health, readiness, this document.' },
       ],
     },
@@ -98,6 +100,7 @@ export async function buildHttpApp(lg: Loopgate, options: HttpOptions = {}): Pro
   registerDecisionRoutes(app, lg);
   registerAuthzenRoutes(app, lg);
   registerPolicyRoutes(app, lg);
+  registerAuditRoutes(app, lg);
   registerOpenApiRoute(app);
   await app.ready();
   return app;

@@ -18,11 +18,21 @@ export function sendProblem(reply: FastifyReply, err: LoopgateError, request: Fa
 export function toLoopgateError(error: FastifyError & { validationContext?: string }): LoopgateError {
   if (error instanceof LoopgateError) return error;
   if (error.validation !== undefined) {
-    const where = error.validationContext === 'body' ? '' : `/(${error.validationContext ?? 'request'})`;
-    const errors: FieldError[] = fieldErrors(error.validation as never, (path) => `#${where}${path}`);
-    return new LoopgateError('LOOPGATE_ERR_VALIDATION', errors.map((e) => `${e.pointer.slice(1) || '/'} ${e.detail}`).join('; '), {
-      errors,
-    });
+    const context = error.validationContext ?? 'body';
+    const found = fieldErrors(error.validation as never, (path) => `#${path}`);
+    if (context === 'body') {
+      return new LoopgateError('LOOPGATE_ERR_VALIDATION', found.map((e) => `${e.pointer.slice(1) || '/'} ${e.detail}`).join('; '), {
+        errors: found,
+      });
+    }
+    // Query and path parameters are named, not pointed at: they are not part of a JSON document.
+    const kind = context === 'querystring' ? 'query parameter' : 'parameter';
+    const errors: FieldError[] = found.map((e) => ({ parameter: e.pointer.slice(2).replaceAll('~1', '/').replaceAll('~0', '~'), detail: e.detail }));
+    return new LoopgateError(
+      'LOOPGATE_ERR_VALIDATION',
+      errors.map((e) => `${kind} ${'parameter' in e ? e.parameter : ''} ${e.detail}`).join('; '),
+      { errors },
+    );
   }
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

@@ -25,8 +25,9 @@ const Problem = {
       type: 'array',
       items: {
         type: 'object',
-        required: ['pointer', 'detail'],
-        properties: { pointer: { type: 'string' }, detail: { type: 'string' } },
+        required: ['detail'],
+        description: 'A field of the body (pointer, a JSON Pointer) or a query parameter (parameter, its name).',
+        properties: { pointer: { type: 'string' }, parameter: { type: 'string' }, detail: { type: 'string' } },
       },
     },
   },

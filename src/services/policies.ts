@@ -7,10 +7,13 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Clock } from '../core/clock.js';
+import type { AuditActor } from '../core/audit/entry.js';
+import { policyActivated, type ChangeTrigger } from '../core/audit/records.js';
 import { LoopgateError } from '../core/errors.js';
 import { loadBundle, type CompiledBundle, type PolicySource } from '../core/policy/load.js';
 import type { PolicyError } from '../core/policy/types.js';
 import type { Store } from '../store/store.js';
+import { sha256Base64 } from './digest.js';
 import type { Logger } from './logger.js';
 
 const POLICY_FILE = /\.ya?ml$/i;
@@ -62,16 +65,16 @@ export class PolicyService {
   }
 
   /** Loads and activates the bundle; at start a bad bundle is fatal, later it keeps the old one. */
-  async reload(): Promise<ReloadResult> {
+  async reload(trigger: ChangeTrigger, actor?: AuditActor): Promise<ReloadResult> {
     // Serialise reloads: the watcher and an API call may ask at the same time.
     while (this.reloading !== undefined) await this.reloading.catch(() => undefined);
-    this.reloading = this.doReload().finally(() => {
+    this.reloading = this.doReload(trigger, actor).finally(() => {
       this.reloading = undefined;
     });
     return this.reloading;
   }
 
-  private async doReload(): Promise<ReloadResult> {
+  private async doReload(trigger: ChangeTrigger, actor: AuditActor | undefined): Promise<ReloadResult> {
     const sources = await readPolicyDirectory(this.directory);
     if (sources.length === 0) {
       const errors = [{ file: '.', line: 1, column: 1, message: 'no policy files (*.yaml, *.yml) in this directory' }];
@@ -85,10 +88,25 @@ export class PolicyService {
     const changed = result.bundle.version !== this.bundle?.version;
     if (changed) {
       if (this.store !== undefined) {
+        const version = result.bundle.version;
+        const now = this.clock.now();
+        // The bundle a run starts with is a change only if it differs from the one active when the last run ended.
+        const previous = this.bundle?.version ?? (await this.store.lastActivatedPolicy());
+        const entry =
+          previous === version
+            ? undefined
+            : policyActivated({
+                version,
+                previous,
+                files: result.bundle.sources.map((f) => ({ path: f.path, sha256: sha256Base64(f.content) })),
+                trigger,
+                ...(actor === undefined ? {} : { actor }),
+              });
         await this.store.recordPolicyVersion(
-          result.bundle.version,
+          version,
           JSON.stringify(result.bundle.sources),
-          this.clock.now(),
+          now,
+          entry === undefined ? undefined : { inputs: [entry], timeMs: now },
         );
       }
       this.bundle = result.bundle;
@@ -111,13 +129,13 @@ export class PolicyService {
         this.debounce = setTimeout(() => {
           this.watcher?.close();
           this.watcher = undefined;
-          void this.reload()
+          void this.reload('watch')
             .catch((e) => this.logger.error({ err: e }, 'policy reload failed'))
             .finally(() => {
               this.watch();
               // A save that landed while the watcher was being re-armed would otherwise go unnoticed; reloading an
               // unchanged bundle is a no-op.
-              void this.reload().catch((e) => this.logger.error({ err: e }, 'policy reload failed'));
+              void this.reload('watch').catch((e) => this.logger.error({ err: e }, 'policy reload failed'));
             });
         }, 250);
       });

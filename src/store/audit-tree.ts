@@ -40,8 +40,10 @@ export class AuditTreeState {
     return this.acc.size;
   }
 
-  root(): Promise<Hash> {
-    return this.acc.root();
+  /** Size and root of the tree as it is now (later appends do not affect the result). */
+  head(): Promise<{ size: number; root: Hash }> {
+    const snapshot = MerkleAccumulator.restore(this.acc.size, this.acc.frontier(), nodeSha256);
+    return snapshot.root().then((root) => ({ size: snapshot.size, root }));
   }
 
   async prepare(inputs: AuditInput[], timeMs: number): Promise<PreparedAudit> {

@@ -126,23 +126,49 @@ export abstract class Store {
     return this.tree;
   }
 
-  /** Runs `write` after every write queued before it; prepared audit entries are adopted only if it commits. */
+  /**
+   * Runs `write` after every write queued before it; prepared audit entries are adopted only if it commits.
+   * Another process appending to the same log (a second instance on one PostgreSQL database) makes the write
+   * fail on the entries' primary key; the tree is then reloaded from the database and the write prepared again.
+   */
   private serialized<T>(audit: AuditRequest | undefined, write: (prepared: PreparedAudit | undefined) => Promise<T>): Promise<T> {
-    const run = async () => {
+    const attempt = async () => {
       const prepared = audit === undefined || audit.inputs.length === 0 ? undefined : await this.auditTree.prepare(audit.inputs, audit.timeMs);
       const result = await write(prepared);
       if (prepared !== undefined) this.auditTree.adopt(prepared);
       return result;
+    };
+    const run = async () => {
+      for (let tries = 1; ; tries++) {
+        try {
+          return await attempt();
+        } catch (e) {
+          if (audit === undefined || tries >= 3 || !(await this.auditTreeIsStale())) throw e;
+          await this.loadAuditTree();
+        }
+      }
     };
     const next = this.writeChain.then(run, run);
     this.writeChain = next.catch(() => undefined);
     return next;
   }
 
+  /** True when the database holds more entries than the tree this process appends to. */
+  private async auditTreeIsStale(): Promise<boolean> {
+    const last = await this.db.selectFrom('audit_entries').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    return (last === undefined ? 0 : Number(last.seq) + 1) !== this.auditTree.size;
+  }
+
   private auditQueries(prepared: PreparedAudit | undefined): CompiledQuery[] {
     if (prepared === undefined) return [];
-    const out = [this.db.insertInto('audit_entries').values(prepared.entries).compile()];
-    if (prepared.nodes.length > 0) out.push(this.db.insertInto('audit_nodes').values(prepared.nodes).compile());
+    // Chunks keep each statement under the databases' limits on bound parameters (SQLite 32766, PostgreSQL 65535).
+    const out: CompiledQuery[] = [];
+    for (let i = 0; i < prepared.entries.length; i += 1000) {
+      out.push(this.db.insertInto('audit_entries').values(prepared.entries.slice(i, i + 1000)).compile());
+    }
+    for (let i = 0; i < prepared.nodes.length; i += 1000) {
+      out.push(this.db.insertInto('audit_nodes').values(prepared.nodes.slice(i, i + 1000)).compile());
+    }
     return out;
   }
 
@@ -167,29 +193,58 @@ export abstract class Store {
     return this.auditTree.size;
   }
 
-  /** The root of the committed audit tree. */
-  auditRoot(): Promise<Hash> {
-    return this.auditTree.root();
+  /** The size and root of the committed audit tree, read together. */
+  auditHead(): Promise<{ size: number; root: Hash }> {
+    return this.auditTree.head();
   }
 
   /** Hashes of aligned subtrees: level 0 from the entries' leaf hashes, higher levels from the stored nodes. */
   async auditNodes(ids: NodeId[]): Promise<Map<string, Hash>> {
     const out = new Map<string, Hash>();
-    const leaves = [...new Set(ids.filter((i) => i.level === 0).map((i) => i.index))];
-    const inner = ids.filter((i) => i.level > 0);
+    const byLevel = new Map<number, Set<number>>();
+    for (const id of ids) {
+      let set = byLevel.get(id.level);
+      if (set === undefined) byLevel.set(id.level, (set = new Set()));
+      set.add(id.index);
+    }
+    const leaves = [...(byLevel.get(0) ?? [])];
+    byLevel.delete(0);
     if (leaves.length > 0) {
       const rows = await this.db.selectFrom('audit_entries').select(['seq', 'leaf_hash']).where('seq', 'in', leaves).execute();
-      for (const r of rows) out.set(nodeKey({ level: 0, index: r.seq }), new Uint8Array(r.leaf_hash));
+      for (const r of rows) out.set(nodeKey({ level: 0, index: Number(r.seq) }), new Uint8Array(r.leaf_hash));
     }
-    if (inner.length > 0) {
+    if (byLevel.size > 0) {
       const rows = await this.db
         .selectFrom('audit_nodes')
         .select(['level', 'idx', 'hash'])
-        .where((eb) => eb.or(inner.map((n) => eb.and([eb('level', '=', n.level), eb('idx', '=', n.index)]))))
+        .where((eb) => eb.or([...byLevel].map(([level, idx]) => eb.and([eb('level', '=', level), eb('idx', 'in', [...idx])]))))
         .execute();
-      for (const r of rows) out.set(nodeKey({ level: r.level, index: r.idx }), new Uint8Array(r.hash));
+      for (const r of rows) out.set(nodeKey({ level: r.level, index: Number(r.idx) }), new Uint8Array(r.hash));
     }
     return out;
+  }
+
+  /** Entries with seq after `afterSeq`, in order (keyset paging: a missing seq shows as a gap, not a shift). */
+  async auditEntriesAfter(afterSeq: number, limit: number): Promise<StoredAuditEntry[]> {
+    return this.db
+      .selectFrom('audit_entries')
+      .select(['seq', 'entry', 'leaf_hash'])
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Stored interior nodes in (level, index) order after a position, for `audit verify`. */
+  async auditNodesAfter(after: NodeId, limit: number): Promise<Array<{ level: number; idx: number; hash: Uint8Array }>> {
+    return this.db
+      .selectFrom('audit_nodes')
+      .select(['level', 'idx', 'hash'])
+      .where((eb) => eb.or([eb('level', '>', after.level), eb.and([eb('level', '=', after.level), eb('idx', '>', after.index)])]))
+      .orderBy('level')
+      .orderBy('idx')
+      .limit(limit)
+      .execute();
   }
 
   async auditEntries(start: number, end: number): Promise<StoredAuditEntry[]> {
@@ -386,8 +441,15 @@ export abstract class Store {
       const query = this.db
         .insertInto('policy_versions')
         .values({ version, files, activated_at: nowMs })
-        .onConflict((oc) => oc.column('version').doNothing());
+        // A bundle activated again (after another one) becomes the latest activated.
+        .onConflict((oc) => oc.column('version').doUpdateSet({ activated_at: nowMs }));
       await this.writeQueries([query.compile(), ...this.auditQueries(prepared)]);
     });
+  }
+
+  /** The version of the bundle activated last (by this or an earlier run). */
+  async lastActivatedPolicy(): Promise<string | undefined> {
+    const r = await this.db.selectFrom('policy_versions').select('version').orderBy('activated_at', 'desc').limit(1).executeTakeFirst();
+    return r?.version;
   }
 }

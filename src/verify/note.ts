@@ -70,11 +70,16 @@ export function formatVerifierKey(key: VerifierKey): string {
   return `${key.name}+${key.keyId.toString(16).padStart(8, '0')}+${toBase64(concat(new Uint8Array([ED25519_KEY_TYPE]), key.publicKey))}`;
 }
 
+/** Splits `name+hexid+key` (the key is base64, which may itself contain "+"). */
+export function splitKey(text: string): [name: string, hex: string, key: string] {
+  const m = /^([^+]+)\+([^+]*)\+(.+)$/s.exec(text);
+  if (m === null) throw new NoteError('a key is name+keyid+key');
+  return [m[1]!, m[2]!, m[3]!];
+}
+
 /** Parses `name+hexid+base64(0x01‖key)`; checks that the id matches the key. */
 export async function parseVerifierKey(text: string, sha: Sha256 = webCryptoSha256): Promise<VerifierKey> {
-  const parts = text.trim().split('+');
-  if (parts.length !== 3) throw new NoteError('a verifier key is name+keyid+key');
-  const [name, hex, b64] = parts as [string, string, string];
+  const [name, hex, b64] = splitKey(text.trim());
   if (!validName(name)) throw new NoteError(`invalid key name "${name}"`);
   if (!/^[0-9a-f]{8}$/.test(hex)) throw new NoteError('the key id must be 8 lower-case hex digits');
   const raw = fromBase64(b64);

@@ -49,6 +49,7 @@ export async function startTestLoopgate(options: TestOptions): Promise<TestLoopg
     env: {},
     overrides: {
       'database.url': db.url,
+      'audit.key_directory': db.keyDirectory,
       'database.pool_size': 4,
       'policy.watch': false,
       'geoip.enabled': false,

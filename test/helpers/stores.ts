@@ -17,13 +17,20 @@ export const POSTGRES_ADMIN_URL = process.env.LOOPGATE_TEST_POSTGRES_URL ?? 'pos
 export interface TestDatabase {
   kind: StoreKind;
   url: string;
+  /** The audit signing key's directory, kept with the database (a reopened database finds its key). */
+  keyDirectory: string;
   drop(): Promise<void>;
 }
 
 export async function createTestDatabase(kind: StoreKind): Promise<TestDatabase> {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'loopgate-test-'));
-    return { kind, url: join(dir, 'loopgate.db'), drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      kind,
+      url: join(dir, 'loopgate.db'),
+      keyDirectory: join(dir, 'keys'),
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
   }
   const name = `loopgate_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
@@ -38,10 +45,13 @@ export async function createTestDatabase(kind: StoreKind): Promise<TestDatabase>
   await admin.end();
   const url = new URL(POSTGRES_ADMIN_URL);
   url.pathname = `/${name}`;
+  const keys = mkdtempSync(join(tmpdir(), 'loopgate-keys-'));
   return {
     kind,
     url: url.toString(),
+    keyDirectory: keys,
     drop: async () => {
+      rmSync(keys, { recursive: true, force: true });
       const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

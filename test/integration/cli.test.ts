@@ -89,7 +89,7 @@ describe.each(STORES)('loopgate commands on %s', (store) => {
     await db.drop();
     rmSync(dir, { recursive: true, force: true });
   });
-  const env = () => ({ LOOPGATE_DATABASE_URL: db.url });
+  const env = () => ({ LOOPGATE_DATABASE_URL: db.url, LOOPGATE_AUDIT_KEY_DIR: db.keyDirectory });
 
   it('migrates, then finds the schema up to date', () => {
     const first = run(['migrate'], { env: env() });

@@ -63,7 +63,7 @@ describe.each(STORES)('durability on %s', (store) => {
 
   it('loses no acknowledged decision when the process is killed mid-load', async () => {
     db = await createTestDatabase(store);
-    server = await startServerProcess({ LOOPGATE_DATABASE_URL: db.url });
+    server = await startServerProcess({ LOOPGATE_DATABASE_URL: db.url, LOOPGATE_AUDIT_KEY_DIR: db.keyDirectory });
     const traffic = load(server.url, 24);
     // Kill while requests are in flight, once a good number have been acknowledged.
     while (traffic.acknowledged.length < 600) await new Promise((r) => setTimeout(r, 20));
@@ -74,7 +74,7 @@ describe.each(STORES)('durability on %s', (store) => {
     expect(acknowledged.length).toBeGreaterThanOrEqual(600);
 
     // Restart on the same database: every acknowledged decision is there, and the server works.
-    server = await startServerProcess({ LOOPGATE_DATABASE_URL: db.url });
+    server = await startServerProcess({ LOOPGATE_DATABASE_URL: db.url, LOOPGATE_AUDIT_KEY_DIR: db.keyDirectory });
     const missing: string[] = [];
     for (const id of acknowledged) {
       const res = await fetch(`${server.url}/v1/decisions/${id}`);
@@ -91,7 +91,7 @@ describe.each(STORES)('durability on %s', (store) => {
   it('drains in-flight requests and flushes everything on SIGTERM', async () => {
     db = await createTestDatabase(store);
     // At info level the shutdown steps are logged (and must not be lost in an unflushed buffer at exit).
-    server = await startServerProcess({ LOOPGATE_DATABASE_URL: db.url, LOOPGATE_LOG_LEVEL: 'info', LOOPGATE_LOG_REQUESTS: 'false' });
+    server = await startServerProcess({ LOOPGATE_DATABASE_URL: db.url, LOOPGATE_AUDIT_KEY_DIR: db.keyDirectory, LOOPGATE_LOG_LEVEL: 'info', LOOPGATE_LOG_REQUESTS: 'false' });
     const traffic = load(server.url, 16);
     while (traffic.acknowledged.length < 200) await new Promise((r) => setTimeout(r, 20));
     server.child.kill('SIGTERM');

@@ -1,4 +1,4 @@
-import { listSettings } from '../../config/load.js';
+import { listSettings, redactConfig } from '../../config/load.js';
 import { configFrom, type CommonOptions } from './shared.js';
 
 export async function runConfigPrint(options: CommonOptions & { env?: boolean }): Promise<void> {
@@ -9,9 +9,6 @@ export async function runConfigPrint(options: CommonOptions & { env?: boolean })
     }
     return;
   }
-  const config = configFrom(options);
-  const shown = structuredClone(config);
-  // A database URL may carry a password.
-  shown.database.url = shown.database.url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+  // Secrets (the signing key) are shown as "[set]"; a database password is masked.
+  process.stdout.write(`${JSON.stringify(redactConfig(configFrom(options)), null, 2)}\n`);
 }

@@ -81,3 +81,22 @@ export function decompose([start, end]: Range): NodeId[] {
 export function nodeKey(n: NodeId): string {
   return `${n.level}/${n.index}`;
 }
+
+/**
+ * The hash of a range from the hashes of its aligned subtrees (as `decompose` lists them), folded from the right.
+ * Throws when a node is missing: a proof is never served from incomplete data.
+ */
+export async function rangeHash(
+  range: Range,
+  nodes: ReadonlyMap<string, Uint8Array>,
+  hashPair: (left: Uint8Array, right: Uint8Array) => Promise<Uint8Array>,
+): Promise<Uint8Array> {
+  const parts = decompose(range).map((id) => {
+    const h = nodes.get(nodeKey(id));
+    if (h === undefined) throw new Error(`node ${nodeKey(id)} of range [${range[0]}, ${range[1]}) is missing`);
+    return h;
+  });
+  let acc = parts[parts.length - 1]!;
+  for (let i = parts.length - 2; i >= 0; i--) acc = await hashPair(parts[i]!, acc);
+  return acc;
+}

@@ -21,10 +21,12 @@ export function createAjv(options: { useDefaults?: boolean } = {}): Ajv2020 {
   return addEventFormats(ajv);
 }
 
-/** The string formats event schemas use, for any Ajv instance (Fastify's included). */
+/** The string formats (and annotations) Loopgate's schemas use, for any Ajv instance (Fastify's included). */
 export function addEventFormats<T extends Ajv2020>(ajv: T): T {
   addFormats(ajv, ['date-time', 'uri', 'email']);
   ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 });
+  // An annotation: what a pattern accepts, in words, for error messages.
+  if (ajv.getKeyword('x-expected') === false) ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
   return ajv;
 }
 
@@ -33,7 +35,10 @@ const validators = Object.fromEntries(
   EVENT_TYPES.map((t) => [t, ajv.compile(EVENT_SCHEMAS[t])]),
 ) as Record<EventType, ValidateFunction>;
 
-export type ParseResult = { ok: true; event: LoopgateEvent } | { ok: false; unknownType: boolean; errors: FieldError[] };
+/** A field of a JSON document, by JSON Pointer. */
+export type BodyFieldError = Extract<FieldError, { pointer: string }>;
+
+export type ParseResult = { ok: true; event: LoopgateEvent } | { ok: false; unknownType: boolean; errors: BodyFieldError[] };
 
 /**
  * @param raw the event as received
@@ -62,7 +67,7 @@ export function parseEvent(raw: unknown, nowMs: number, pointerPrefix = ''): Par
     };
   }
   const validate = validators[input.type];
-  const errors: FieldError[] = [];
+  const errors: BodyFieldError[] = [];
   if (!validate(input)) errors.push(...fieldErrors(validate.errors ?? [], at));
   if (typeof input.time === 'string' && errors.every((e) => e.pointer !== at('/time'))) {
     const t = Date.parse(input.time);
@@ -109,11 +114,11 @@ function normalise(input: Record<string, unknown>, nowMs: number): LoopgateEvent
 }
 
 /** Ajv errors as one readable message per JSON Pointer. */
-export function fieldErrors(errors: ErrorObject[], at: (path: string) => string): FieldError[] {
+export function fieldErrors(errors: ErrorObject[], at: (path: string) => string): BodyFieldError[] {
   return dedupe(errors.map((e) => describeAjvError(e, at)));
 }
 
-function describeAjvError(e: ErrorObject, at: (path: string) => string): FieldError {
+function describeAjvError(e: ErrorObject, at: (path: string) => string): BodyFieldError {
   const path = e.instancePath;
   switch (e.keyword) {
     case 'required':
@@ -139,6 +144,11 @@ function describeAjvError(e: ErrorObject, at: (path: string) => string): FieldEr
       return { pointer: at(path), detail: describeAlternatives(e) };
     case 'format':
       return { pointer: at(path), detail: formatDetail(String(e.params.format)) };
+    case 'pattern': {
+      // A schema may say in words what its pattern accepts.
+      const expected = (e.parentSchema as { 'x-expected'?: string } | undefined)?.['x-expected'];
+      return { pointer: at(path), detail: expected === undefined ? (e.message ?? 'is not valid') : `must be ${expected}` };
+    }
     default:
       return { pointer: at(path), detail: e.message ?? 'is not valid' };
   }
@@ -167,8 +177,8 @@ function escapePointer(token: string): string {
 }
 
 /** A union of literals yields one `const` error per branch and then an `anyOf` summary: keep one per pointer. */
-function dedupe(errors: FieldError[]): FieldError[] {
-  const byPointer = new Map<string, FieldError>();
+function dedupe(errors: BodyFieldError[]): BodyFieldError[] {
+  const byPointer = new Map<string, BodyFieldError>();
   for (const e of errors) {
     const prior = byPointer.get(e.pointer);
     if (prior === undefined || e.detail.startsWith('must be one of')) byPointer.set(e.pointer, e);

@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { LoopgateError } from '../core/errors.js';
+import { runAuditExport, runAuditRotateKey, runAuditVerify } from './commands/audit.js';
 import { runConfigPrint } from './commands/config.js';
 import { runDecide } from './commands/decide.js';
 import { runMigrate } from './commands/migrate.js';
@@ -66,6 +67,29 @@ policy
   .argument('<dir>', 'the bundle directory')
   .option('--json', 'print the result as JSON')
   .action(runPolicyValidate);
+
+const audit = program.command('audit').description('the tamper-evident audit log');
+audit
+  .command('verify')
+  .description('recompute the Merkle tree and check every entry, node, checkpoint signature and decision digest; exit 0 only if all verify')
+  .addOption(configOption())
+  .addOption(databaseOption())
+  .option('--export <file>', 'verify an export file (loopgate audit export) instead of the database')
+  .option('--key <verifier-key>', 'a trusted verifier key (name+id+key); repeat for several', (v: string, all: string[] = []) => [...all, v])
+  .option('--json', 'print the report as JSON')
+  .action(runAuditVerify);
+audit
+  .command('export')
+  .description('write the log as JSON Lines: checkpoints, consistency proofs, and every entry with its inclusion proof')
+  .addOption(configOption())
+  .addOption(databaseOption())
+  .option('-o, --out <file>', 'output file (default stdout)')
+  .action(runAuditExport);
+audit
+  .command('rotate-key')
+  .description('replace the checkpoint signing key; the old verifier key stays trusted')
+  .addOption(configOption())
+  .action(runAuditRotateKey);
 
 program
   .command('config')

@@ -8,7 +8,6 @@
  */
 import type { Clock, Random } from '../core/clock.js';
 import type { AuditInput } from '../core/audit/entry.js';
-import { consistencyRanges, decompose, inclusionRanges, nodeKey, rangeHash, type Range } from '../core/audit/proofs.js';
 import { configurationChanged, modelActivated, signingKeyActivated, type SettingChange } from '../core/audit/records.js';
 import { LoopgateError } from '../core/errors.js';
 import { existingKeyName, loadOrCreateKey, parseSignerKey, parseTrustedKeys, type CheckpointSigner } from '../adapters/signing-key.js';
@@ -16,8 +15,9 @@ import { nodeSha256 } from '../store/audit-tree.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import type { AuditSearch, Store, StoredAuditEntry, StoredCheckpoint } from '../store/store.js';
 import { toBase64, toHex, utf8 } from '../verify/bytes.js';
-import { nodeHash, type Hash } from '../verify/merkle.js';
+import type { Hash } from '../verify/merkle.js';
 import { formatCheckpointBody, signatureLine, type VerifierKey } from '../verify/note.js';
+import { auditRangeError, ProofReader, type ConsistencyProof, type InclusionProof } from './audit-proofs.js';
 import { sha256Base64 } from './digest.js';
 import type { Logger } from './logger.js';
 
@@ -68,6 +68,7 @@ const STATE_MODEL = 'model.version';
 
 export class AuditService {
   private readonly committer: GroupCommitter<AuditInput, number>;
+  private readonly proofs: ProofReader;
   private signer: CheckpointSigner | undefined;
   private trusted: VerifierKey[] = [];
   private trustedTexts: string[] = [];
@@ -85,6 +86,7 @@ export class AuditService {
       async (inputs) => deps.store.appendAudit({ inputs, timeMs: deps.clock.now() }),
       { maxBatch: options.maxBatch },
     );
+    this.proofs = new ProofReader(deps.store);
   }
 
   get origin(): string {
@@ -247,45 +249,27 @@ export class AuditService {
   }
 
   /** RFC 6962 inclusion proof of entry `index` in the tree of `size` entries (default: the latest checkpoint). */
-  async inclusionProof(index: number, size?: number): Promise<{ leaf_index: number; tree_size: number; leaf_hash: string; audit_path: string[] }> {
-    const treeSize = size ?? (await this.latestCheckpoint()).size;
-    this.checkSize(treeSize, 'size');
-    if (!Number.isSafeInteger(index) || index < 0 || index >= treeSize) {
-      throw rangeError(`index ${index} is not an entry of the tree of ${treeSize} entries (0 ≤ index < size)`);
-    }
-    const ranges = inclusionRanges(index, treeSize);
-    const nodes = await this.nodesFor([...ranges, [index, index + 1]]);
-    return {
-      leaf_index: index,
-      tree_size: treeSize,
-      leaf_hash: toBase64(nodes.get(nodeKey({ level: 0, index }))!),
-      audit_path: await this.hashes(ranges, nodes),
-    };
+  async inclusionProof(index: number, size?: number): Promise<InclusionProof> {
+    return this.proofs.inclusion(index, size ?? (await this.latestCheckpoint()).size);
   }
 
   /** RFC 6962 consistency proof between two tree sizes. */
-  async consistencyProof(first: number, second: number): Promise<{ first: number; second: number; consistency: string[] }> {
-    this.checkSize(second, 'to');
-    if (!Number.isSafeInteger(first) || first < 0 || first > second) throw rangeError(`from (${first}) must be between 0 and to (${second})`);
-    const ranges = consistencyRanges(first, second);
-    return { first, second, consistency: await this.hashes(ranges, await this.nodesFor(ranges)) };
+  consistencyProof(first: number, second: number): Promise<ConsistencyProof> {
+    return this.proofs.consistency(first, second);
   }
 
   /** The root hash of the tree of `size` entries, from stored nodes. */
-  async rootAt(size: number): Promise<Hash> {
-    this.checkSize(size, 'size');
-    if (size === 0) return nodeSha256(new Uint8Array(0));
-    const range: Range = [0, size];
-    return rangeHash(range, await this.nodesFor([range]), (l, r) => nodeHash(l, r, nodeSha256));
+  rootAt(size: number): Promise<Hash> {
+    return this.proofs.rootAt(size);
   }
 
   /** Entries start..end, both included (as RFC 6962 get-entries), at most MAX_ENTRIES_PER_READ. */
   async entries(start: number, end: number): Promise<EntryView[]> {
     const size = this.deps.store.auditSize;
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-      throw rangeError(`start (${start}) and end (${end}) must satisfy 0 ≤ start ≤ end`);
+      throw auditRangeError(`start (${start}) and end (${end}) must satisfy 0 ≤ start ≤ end`);
     }
-    if (start >= size) throw rangeError(`start ${start} is beyond the last entry (${size - 1})`);
+    if (start >= size) throw auditRangeError(`start ${start} is beyond the last entry (${size - 1})`);
     const last = Math.min(end, size - 1, start + MAX_ENTRIES_PER_READ - 1);
     return (await this.deps.store.auditEntries(start, last + 1)).map(entryView);
   }
@@ -305,34 +289,8 @@ export class AuditService {
     if (this.signer !== undefined && this.deps.store.auditSize !== this.signedSize) await this.checkpoint();
   }
 
-  private checkSize(size: number, name: string): void {
-    const committed = this.deps.store.auditSize;
-    if (!Number.isSafeInteger(size) || size < 0 || size > committed) {
-      throw rangeError(`${name} ${size} is not a tree size of this log (0 … ${committed})`);
-    }
-  }
-
-  private async nodesFor(ranges: Range[]): Promise<Map<string, Hash>> {
-    const ids = ranges.flatMap((r) => decompose(r));
-    const nodes = await this.deps.store.auditNodes(ids);
-    for (const id of ids) {
-      if (!nodes.has(nodeKey(id))) {
-        throw new LoopgateError('LOOPGATE_ERR_AUDIT_DAMAGED', `node ${nodeKey(id)} of the audit tree is missing; run \`loopgate audit verify\``);
-      }
-    }
-    return nodes;
-  }
-
-  private async hashes(ranges: Range[], nodes: Map<string, Hash>): Promise<string[]> {
-    const out: string[] = [];
-    for (const r of ranges) out.push(toBase64(await rangeHash(r, nodes, (l, rr) => nodeHash(l, rr, nodeSha256))));
-    return out;
-  }
 }
 
-function rangeError(detail: string): LoopgateError {
-  return new LoopgateError('LOOPGATE_ERR_AUDIT_RANGE', detail);
-}
 
 function entryView(e: StoredAuditEntry): EntryView {
   return { index: e.seq, leaf_hash: toBase64(e.leaf_hash), entry: JSON.parse(e.entry) as unknown };

@@ -224,6 +224,12 @@ export abstract class Store {
     return out;
   }
 
+  /** The number of stored entries, counted (works before start(), on a damaged log too). */
+  async countAuditEntries(): Promise<number> {
+    const r = await this.db.selectFrom('audit_entries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
   /** Entries with seq after `afterSeq`, in order (keyset paging: a missing seq shows as a gap, not a shift). */
   async auditEntriesAfter(afterSeq: number, limit: number): Promise<StoredAuditEntry[]> {
     return this.db
@@ -445,6 +451,17 @@ export abstract class Store {
         .onConflict((oc) => oc.column('version').doUpdateSet({ activated_at: nowMs }));
       await this.writeQueries([query.compile(), ...this.auditQueries(prepared)]);
     });
+  }
+
+  /** Decisions in write order after `afterSeq`, with the audit entry that recorded each (for `audit verify`). */
+  async decisionsAfter(afterSeq: number, limit: number): Promise<Array<{ seq: number; id: string; body: string; audit_seq: number | null }>> {
+    return this.db
+      .selectFrom('decisions')
+      .select(['seq', 'id', 'body', 'audit_seq'])
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
   }
 
   /** The version of the bundle activated last (by this or an earlier run). */

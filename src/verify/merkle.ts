@@ -32,6 +32,8 @@ export async function emptyRoot(sha: Sha256 = webCryptoSha256): Promise<Hash> {
 }
 
 const odd = (x: number) => x % 2 === 1;
+const HASH_SIZE = 32;
+const allHashes = (hashes: Hash[]) => hashes.every((h) => h.length === HASH_SIZE);
 
 /** Exact for every safe integer (Math.log2 rounds near 2^53). */
 function isPowerOfTwo(n: number): boolean {
@@ -49,6 +51,7 @@ export async function verifyInclusion(
   const { index, size, leaf, proof, root } = args;
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || size < 1) return fail('index or size out of range');
   if (index >= size) return fail(`index ${index} is beyond the tree size ${size}`);
+  if (!allHashes([leaf, root, ...proof])) return fail('every hash must be 32 bytes (SHA-256)');
   let fn = index;
   let sn = size - 1;
   let r = leaf;

@@ -14,6 +14,8 @@ import { webCryptoSha256, type Sha256 } from './hash.js';
 
 export const ED25519_KEY_TYPE = 0x01;
 const EM_DASH = '\u2014';
+/** As golang.org/x/mod/sumdb/note: a verifier bounds the work a note can ask of it. */
+const MAX_SIGNATURES = 100;
 
 export interface VerifierKey {
   name: string;
@@ -93,10 +95,13 @@ export async function parseVerifierKey(text: string, sha: Sha256 = webCryptoSha2
 export function parseNote(text: string): ParsedNote {
   const split = text.lastIndexOf('\n\n');
   if (split < 0 || !text.endsWith('\n')) throw new NoteError('a signed note is a body, a blank line and signature lines, ending in a newline');
+  // The text ends at the last blank line (it may contain blank lines of its own; a checkpoint never does).
   const body = text.slice(0, split + 1);
-  if (body.length === 0 || body.includes('\n\n')) throw new NoteError('the note body must be non-empty lines');
+  if (body.length === 0 || body === '\n') throw new NoteError('the note text is empty');
+  const signatureLines = text.slice(split + 2, -1).split('\n');
+  if (signatureLines.length > MAX_SIGNATURES) throw new NoteError(`more than ${MAX_SIGNATURES} signatures`);
   const signatures: NoteSignature[] = [];
-  for (const line of text.slice(split + 2, -1).split('\n')) {
+  for (const line of signatureLines) {
     const m = line.match(/^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/);
     if (m === null) throw new NoteError(`malformed signature line: ${JSON.stringify(line)}`);
     const raw = fromBase64(m[2]!);

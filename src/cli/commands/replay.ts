@@ -5,9 +5,9 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import cliProgress from 'cli-progress';
 import { LoopgateError } from '../../core/errors.js';
 import type { Outcome } from '../../core/policy/types.js';
+import { Progress } from '../progress.js';
 import { configFrom, eventOf, openForCommand, type CommonOptions } from './shared.js';
 
 interface ReplayOptions extends CommonOptions {
@@ -62,7 +62,7 @@ export async function runReplay(file: string, options: ReplayOptions): Promise<v
     dry_run: options.dryRun === true,
     first_errors: [],
   };
-  const progress = new Progress(total);
+  const progress = new Progress('replay', 'events', total);
   const started = performance.now();
   const inFlight = new Set<Promise<void>>();
   let lineNo = 0;
@@ -114,39 +114,4 @@ function formatSummary(s: ReplaySummary): string {
   ];
   for (const e of s.first_errors) lines.push(`  line ${e.line}: ${e.error}`);
   return `${lines.join('\n')}\n`;
-}
-
-/** A progress bar on a terminal; otherwise a line every few seconds (CI logs, pipes). */
-class Progress {
-  private readonly bar: cliProgress.SingleBar | undefined;
-  private lastLine = 0;
-  private readonly started = performance.now();
-  private done = 0;
-
-  constructor(private readonly total: number) {
-    if (process.stderr.isTTY) {
-      this.bar = new cliProgress.SingleBar(
-        { format: 'replay [{bar}] {percentage}% | {value}/{total} events | {rate}/s | eta {eta}s', stream: process.stderr, hideCursor: true },
-        cliProgress.Presets.shades_classic,
-      );
-      this.bar.start(total, 0, { rate: 0 });
-    }
-  }
-
-  tick(done: number): void {
-    this.done = done;
-    const seconds = (performance.now() - this.started) / 1000;
-    const rate = seconds > 0 ? Math.round(done / seconds) : 0;
-    if (this.bar !== undefined) {
-      this.bar.update(done, { rate });
-    } else if (performance.now() - this.lastLine > 2000) {
-      this.lastLine = performance.now();
-      process.stderr.write(`replay: ${done}/${this.total} events (${this.total === 0 ? 100 : Math.round((100 * done) / this.total)}%), ${rate}/s\n`);
-    }
-  }
-
-  stop(): void {
-    this.bar?.update(this.done);
-    this.bar?.stop();
-  }
 }

@@ -1,7 +1,7 @@
 /**
  * Running Loopgate as a server: structured JSON logs, listen, and a graceful shutdown on SIGTERM/SIGINT
  * (stop accepting, let in-flight requests finish, flush pending writes and baseline snapshots, close the
- * database). SIGHUP reloads the policy bundle.
+ * database). SIGHUP reloads the policy bundle and the audit signing key.
  */
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger as PinoLogger } from 'pino';
@@ -104,10 +104,17 @@ export function handleSignals(server: RunningServer): void {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
-    void server.loopgate.policies.reload('signal').then((r) =>
-      r.ok
-        ? server.logger.info({ version: r.version, changed: r.changed }, 'policy reload (SIGHUP)')
-        : server.logger.warn({ errors: r.errors }, 'policy reload rejected (SIGHUP)'),
+    void server.loopgate.policies.reload('signal').then(
+      (r) =>
+        r.ok
+          ? server.logger.info({ version: r.version, changed: r.changed }, 'policy reload (SIGHUP)')
+          : server.logger.warn({ errors: r.errors }, 'policy reload rejected (SIGHUP)'),
+      (e) => server.logger.error({ err: e }, 'policy reload failed (SIGHUP)'),
+    );
+    // A rotated checkpoint key (loopgate audit rotate-key) is picked up here; a bad key keeps the current one.
+    void server.loopgate.audit.loadKeys().then(
+      () => server.logger.info({ key: server.loopgate.audit.verifierKeys()[0] }, 'audit signing key loaded (SIGHUP)'),
+      (e) => server.logger.error({ err: e }, 'audit signing key reload failed; the current key stays (SIGHUP)'),
     );
   });
 }

@@ -265,35 +265,6 @@ export async function verifyAuditLog(source: LogSource, options: VerifyOptions):
   if (wanted.has(acc.size)) roots.set(acc.size, await acc.root());
   const size = acc.size;
 
-  // Stored interior nodes must be the recomputed ones (proofs are served from them).
-  let nodesChecked = 0;
-  if (source.nodes !== undefined) {
-    let reportedNodes = 0;
-    const seen = levels.map(() => 0);
-    for await (const n of source.nodes()) {
-      nodesChecked++;
-      const expected = levels[n.level]?.at(n.idx);
-      if (n.level >= 1 && n.level < seen.length) seen[n.level]!++;
-      if (expected === undefined || !equalBytes(expected, n.hash)) {
-        if (reportedNodes++ < 3) {
-          const from = n.idx * 2 ** n.level;
-          report({
-            kind: 'node',
-            seq: from,
-            message:
-              expected === undefined
-                ? `tree node ${n.level}/${n.idx} is stored but no entries make it (entries ${from}…${from + 2 ** n.level - 1} are missing)`
-                : `tree node ${n.level}/${n.idx} (entries ${from}…${from + 2 ** n.level - 1}) does not match the entries`,
-          });
-        } else moreProblems++;
-      }
-    }
-    for (let level = 1; level < levels.length; level++) {
-      const missing = levels[level]!.length - seen[level]!;
-      if (missing > 0) report({ kind: 'node', message: `${missing} tree node(s) of level ${level} are missing from storage` });
-    }
-  }
-
   // Checkpoints: signed by a trusted key, naming this log, and matching the recomputed root at their size.
   let verifiedCheckpoints = 0;
   let latestVerified = 0;
@@ -340,6 +311,35 @@ export async function verifyAuditLog(source: LogSource, options: VerifyOptions):
   const unsigned = size - latestVerified;
   if (unsigned > 0 && checkpoints.length > 0) {
     warnings.push(`entries ${latestVerified}…${size - 1} are chained but not yet covered by a signed checkpoint`);
+  }
+
+  // Stored interior nodes must be the recomputed ones (proofs are served from them).
+  let nodesChecked = 0;
+  if (source.nodes !== undefined) {
+    let reportedNodes = 0;
+    const seen = levels.map(() => 0);
+    for await (const n of source.nodes()) {
+      nodesChecked++;
+      const expected = levels[n.level]?.at(n.idx);
+      if (n.level >= 1 && n.level < seen.length) seen[n.level]!++;
+      if (expected === undefined || !equalBytes(expected, n.hash)) {
+        if (reportedNodes++ < 3) {
+          const from = n.idx * 2 ** n.level;
+          report({
+            kind: 'node',
+            seq: from,
+            message:
+              expected === undefined
+                ? `tree node ${n.level}/${n.idx} is stored but no entries make it (entries ${from}…${from + 2 ** n.level - 1} are missing)`
+                : `tree node ${n.level}/${n.idx} (entries ${from}…${from + 2 ** n.level - 1}) does not match the entries`,
+          });
+        } else moreProblems++;
+      }
+    }
+    for (let level = 1; level < levels.length; level++) {
+      const missing = levels[level]!.length - seen[level]!;
+      if (missing > 0) report({ kind: 'node', message: `${missing} tree node(s) of level ${level} are missing from storage` });
+    }
   }
 
   // Proofs shipped with an export must verify against the recomputed roots.

@@ -2,12 +2,13 @@
  * The `loopgate` command, run as users run it (the built package in a child process).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import { CLI, requireBuild } from '../helpers/process.js';
+import { openRaw } from '../helpers/raw-db.js';
 import { createTestDatabase, STORES, type TestDatabase } from '../helpers/stores.js';
 
 const POLICIES = new URL('../../policies/default', import.meta.url).pathname;
@@ -159,5 +160,64 @@ describe.each(STORES)('loopgate commands on %s', (store) => {
     expect(await countNow()).toBe(before + 300);
     const human = run(['replay', file, '--dry-run'], { env: env() });
     expect(human.stdout).toMatch(/302 events in [\d.]+s .* — dry run, nothing stored/);
+  });
+
+  it('audit verify: exit 0 on the untouched log; exit 1 naming the altered entry', async () => {
+    const ok = run(['audit', 'verify'], { env: env() });
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/entries, root [A-Za-z0-9+/=]+, origin loopgate\.local\/[0-9a-f]{12}\n {2}checkpoints: (\d+) of \1 verified/);
+    expect(ok.stdout).toMatch(/decisions checked against their recorded digests: \d+\nOK: the log verifies\n$/);
+    const report = JSON.parse(run(['audit', 'verify', '--json'], { env: env() }).stdout);
+    expect(report).toMatchObject({ ok: true, problems: [] });
+
+    const raw = await openRaw(db);
+    const [row] = await raw.query<{ entry: string }>('SELECT entry FROM audit_entries WHERE seq = 3');
+    try {
+      await raw.run('UPDATE audit_entries SET entry = ? WHERE seq = 3', [row!.entry.replace('"system"', '"human"')]);
+      const bad = run(['audit', 'verify'], { env: env() });
+      expect(bad.status).toBe(1);
+      expect(bad.stdout).toMatch(/FAILED: \d+ problem\(s\); the first:\n {2}- \[altered\] entry 3 was altered: its content does not match its recorded leaf hash/);
+    } finally {
+      await raw.run('UPDATE audit_entries SET entry = ? WHERE seq = 3', [row!.entry]);
+      await raw.close();
+    }
+    expect(run(['audit', 'verify'], { env: env() }).status).toBe(0);
+  });
+
+  it('audit export writes JSON Lines that verify offline; a changed line does not', () => {
+    const file = join(dir, 'audit.jsonl');
+    const r = run(['audit', 'export', '--out', file], { env: env() });
+    expect(r.status).toBe(0);
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({ type: 'header', format: 'loopgate-audit-export', version: 1 });
+    const entries = lines.filter((l) => l.type === 'entry');
+    expect(entries.length).toBe(lines[0].size);
+    expect(entries.filter((e) => e.index < lines[0].anchor).every((e) => Array.isArray(e.audit_path))).toBe(true);
+    const verified = run(['audit', 'verify', '--export', file], { env: env() });
+    expect(verified.status).toBe(0);
+    expect(verified.stdout).toMatch(/proofs checked: \d+/);
+
+    // The auditor's key alone (no key directory) is enough, and required.
+    const keyDir = mkdtempSync(join(tmpdir(), 'loopgate-nokeys-'));
+    const noKeys = { LOOPGATE_AUDIT_KEY_DIR: keyDir };
+    expect(run(['audit', 'verify', '--export', file], { env: noKeys }).status).toBe(78);
+    const key = readFileSync(join(db.keyDirectory, 'trusted', readdirSync(join(db.keyDirectory, 'trusted'))[0]!), 'utf8').trim();
+    expect(run(['audit', 'verify', '--export', file, '--key', key], { env: noKeys }).status).toBe(0);
+
+    const i = lines.findIndex((l) => l.type === 'entry' && l.index === 2);
+    const changed = lines.map((l, n) => (n === i ? { ...l, entry: l.entry.replace('"loopgate"', '"mallory"') } : l));
+    writeFileSync(file, changed.map((l) => JSON.stringify(l)).join('\n'));
+    const bad = run(['audit', 'verify', '--export', file, '--json'], { env: env() });
+    expect(bad.status).toBe(1);
+    expect(JSON.parse(bad.stdout).problems[0]).toMatchObject({ kind: 'altered', seq: 2 });
+  });
+
+  it('audit rotate-key keeps the old key trusted', () => {
+    const r = run(['audit', 'rotate-key'], { env: env() });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/previous \(still trusted\): \S+\+[0-9a-f]{8}\+\S+\n {2}current: /);
+    expect(readdirSync(join(db.keyDirectory, 'trusted')).length).toBe(2);
+    expect(run(['audit', 'verify'], { env: env() }).status).toBe(0);
   });
 });

@@ -383,6 +383,7 @@ export async function verifyAuditLog(source: LogSource, options: VerifyOptions):
       }
       decisionsChecked++;
       const recorded = digests.get(d.id);
+      digests.delete(d.id);
       const actual = createHash('sha256').update(d.body, 'utf8').digest('base64');
       if (recorded === undefined || recorded.sha256 !== actual) {
         if (reported++ < 3) {
@@ -398,6 +399,12 @@ export async function verifyAuditLog(source: LogSource, options: VerifyOptions):
       }
     }
     if (predating > 0) warnings.push(`${predating} decision(s) predate the audit log and are not covered by it`);
+    // What is left was recorded but is no longer stored.
+    let missing = 0;
+    for (const [id, recorded] of digests) {
+      if (missing++ < 3) report({ kind: 'decision', seq: recorded.seq, message: `decision ${id}, recorded by entry ${recorded.seq}, was removed from the database` });
+      else moreProblems++;
+    }
   }
 
   return {

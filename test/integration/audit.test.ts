@@ -470,4 +470,14 @@ describe.each(STORES)('audit verify names the spot of tampering on %s', (store) 
     expect(r.report.problems[0]).toMatchObject({ kind: 'decision' });
     expect(r.report.problems[0]!.message).toMatch(/was altered: its stored document does not match the digest entry \d+ recorded/);
   });
+
+  it('a decision deleted after it was recorded', async () => {
+    const r = await tamperedLog(store, async (raw) => {
+      await raw.run('DELETE FROM learning');
+      await raw.run('DELETE FROM decisions WHERE seq = (SELECT max(seq) FROM decisions)');
+    });
+    db = r.db;
+    expect(r.report.problems[0]).toMatchObject({ kind: 'decision' });
+    expect(r.report.problems[0]!.message).toMatch(/recorded by entry \d+, was removed from the database/);
+  });
 });

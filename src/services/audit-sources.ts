@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { LoopgateError } from '../core/errors.js';
+import type { NodeId } from '../core/audit/proofs.js';
 import type { Store } from '../store/store.js';
 import { fromBase64 } from '../verify/bytes.js';
 import { ProofReader } from './audit-proofs.js';
@@ -23,42 +24,41 @@ import type { LogSource, SourceCheckpoint, SourceEntry } from './audit-verify.js
 const PAGE = 5000;
 export const EXPORT_FORMAT = 'loopgate-audit-export';
 
+/** Keyset paging: each page starts after the last row of the one before. */
+async function* pages<T, K>(read: (after: K) => Promise<T[]>, keyOf: (row: T) => K, start: K): AsyncIterable<T[]> {
+  let after = start;
+  for (;;) {
+    const page = await read(after);
+    if (page.length > 0) yield page;
+    if (page.length < PAGE) return;
+    after = keyOf(page[page.length - 1]!);
+  }
+}
+
 /** The log as stored in the database. */
 export function storeLogSource(store: Store): LogSource {
   return {
     describe: `database ${store.location}`,
     count: () => store.countAuditEntries(),
-    async *entries(): AsyncIterable<SourceEntry> {
-      let after = -1;
-      for (;;) {
-        const page = await store.auditEntriesAfter(after, PAGE);
-        for (const r of page) yield { seq: r.seq, text: r.entry, leafHash: new Uint8Array(r.leaf_hash) };
-        if (page.length < PAGE) return;
-        after = page[page.length - 1]!.seq;
-      }
-    },
+    entries: () =>
+      map(
+        pages((after: number) => store.auditEntriesAfter(after, PAGE), (r) => r.seq, -1),
+        (r): SourceEntry => ({ seq: r.seq, text: r.entry, leafHash: r.leaf_hash }),
+      ),
     checkpoints: async () =>
       (await store.allCheckpoints()).map((c): SourceCheckpoint => ({ size: c.size, note: c.note, root: new Uint8Array(c.root) })),
-    async *nodes() {
-      let after = { level: 0, index: Number.MAX_SAFE_INTEGER };
-      for (;;) {
-        const page = await store.auditNodesAfter(after, PAGE);
-        for (const n of page) yield { level: n.level, idx: n.idx, hash: new Uint8Array(n.hash) };
-        if (page.length < PAGE) return;
-        const last = page[page.length - 1]!;
-        after = { level: last.level, index: last.idx };
-      }
-    },
-    async *decisions() {
-      let after = 0;
-      for (;;) {
-        const page = await store.decisionsAfter(after, PAGE);
-        for (const d of page) yield { id: d.id, body: d.body, auditSeq: d.audit_seq };
-        if (page.length < PAGE) return;
-        after = page[page.length - 1]!.seq;
-      }
-    },
+    // Level 0 holds no stored nodes (leaves live in the entries), so paging starts past it.
+    nodes: () => pages((after: NodeId) => store.auditNodesAfter(after, PAGE), (n) => ({ level: n.level, index: n.idx }), { level: 0, index: Number.MAX_SAFE_INTEGER }),
+    decisions: () =>
+      map(
+        pages((after: number) => store.decisionsAfter(after, PAGE), (d) => d.seq, 0),
+        (d) => ({ id: d.id, body: d.body, auditSeq: d.audit_seq }),
+      ),
   };
+}
+
+async function* map<T, U>(source: AsyncIterable<T[]>, f: (t: T) => U): AsyncIterable<U[]> {
+  for await (const page of source) yield page.map(f);
 }
 
 interface ExportHeader {
@@ -159,7 +159,8 @@ export async function exportLogSource(path: string): Promise<LogSource & { heade
     header,
     describe: `export ${path}`,
     count: async () => count,
-    async *entries(): AsyncIterable<SourceEntry> {
+    async *entries(): AsyncIterable<SourceEntry[]> {
+      let page: SourceEntry[] = [];
       for await (const { n, value } of lines()) {
         if (value.type !== 'entry') continue;
         if (typeof value.index !== 'number' || typeof value.entry !== 'string' || typeof value.leaf_hash !== 'string') {
@@ -167,8 +168,13 @@ export async function exportLogSource(path: string): Promise<LogSource & { heade
         }
         const e: SourceEntry = { seq: value.index, text: value.entry, leafHash: decode(value.leaf_hash) };
         if (Array.isArray(value.audit_path)) e.auditPath = value.audit_path.map(String);
-        yield e;
+        page.push(e);
+        if (page.length === PAGE) {
+          yield page;
+          page = [];
+        }
       }
+      if (page.length > 0) yield page;
     },
     checkpoints: async () => checkpoints,
     consistencyProofs: async () => consistency,

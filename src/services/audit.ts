@@ -200,7 +200,7 @@ export class AuditService {
   checkpoint(): Promise<StoredCheckpoint> {
     const run = async (): Promise<StoredCheckpoint> => {
       const { store, clock } = this.deps;
-      const head = await store.auditHead();
+      const head = store.auditHead();
       const latest = await store.latestCheckpoint();
       if (latest !== undefined && latest.size >= head.size) {
         this.signedSize = latest.size;

@@ -4,16 +4,23 @@
  * A write prepares against a copy and is adopted only after its transaction commits, so a failed write leaves the
  * tree exactly as it was.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { Insertable } from 'kysely';
 import { entryText, type AuditInput } from '../core/audit/entry.js';
-import { toBase64, utf8 } from '../verify/bytes.js';
-import { leafHash, MerkleAccumulator, type Hash } from '../verify/merkle.js';
+import { toBase64 } from '../verify/bytes.js';
+import { MerkleAccumulator, type Hash, type SyncNodeHash } from '../verify/merkle.js';
 import type { Sha256 } from '../verify/hash.js';
 import type { AuditEntriesTable, AuditNodesTable } from './schema.js';
 
 /** Node's native SHA-256: synchronous, so the accumulator's awaits resolve immediately. */
 export const nodeSha256: Sha256 = (data) => createHash('sha256').update(data).digest();
+
+const NODE_PREFIX = Buffer.from([1]);
+/** RFC 6962 leaf hash of a text's UTF-8 bytes, synchronously (one-shot hashing: no Hash object per leaf). */
+export const syncLeafHash = (text: string): Uint8Array => hash('sha256', `\u0000${text}`, 'buffer');
+/** RFC 6962 node hash, synchronously (for MerkleAccumulator.appendSync). */
+export const syncNodeHash: SyncNodeHash = (left, right) => hash('sha256', Buffer.concat([NODE_PREFIX, left, right], 65), 'buffer');
+export const EMPTY_ROOT: Hash = createHash('sha256').digest();
 
 export interface PreparedAudit {
   firstSeq: number;
@@ -41,12 +48,11 @@ export class AuditTreeState {
   }
 
   /** Size and root of the tree as it is now (later appends do not affect the result). */
-  head(): Promise<{ size: number; root: Hash }> {
-    const snapshot = MerkleAccumulator.restore(this.acc.size, this.acc.frontier(), nodeSha256);
-    return snapshot.root().then((root) => ({ size: snapshot.size, root }));
+  head(): { size: number; root: Hash } {
+    return { size: this.acc.size, root: this.acc.rootSync(syncNodeHash, EMPTY_ROOT) };
   }
 
-  async prepare(inputs: AuditInput[], timeMs: number): Promise<PreparedAudit> {
+  prepare(inputs: AuditInput[], timeMs: number): PreparedAudit {
     const acc = MerkleAccumulator.restore(this.acc.size, this.acc.frontier(), nodeSha256);
     let prev = this.lastLeaf;
     const firstSeq = acc.size;
@@ -55,8 +61,8 @@ export class AuditTreeState {
     for (const input of inputs) {
       const seq = acc.size;
       const { text } = entryText(input, seq, timeMs, prev);
-      const leaf = await leafHash(utf8(text), nodeSha256);
-      for (const n of await acc.append(leaf)) nodes.push({ level: n.level, idx: n.index, hash: n.hash });
+      const leaf = syncLeafHash(text);
+      for (const n of acc.appendSync(leaf, syncNodeHash)) nodes.push({ level: n.level, idx: n.index, hash: n.hash });
       entries.push({
         seq,
         time: timeMs,

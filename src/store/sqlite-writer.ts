@@ -27,6 +27,9 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('busy_timeout = 5000');
 db.pragma('wal_autocheckpoint = 0');
+// After a checkpoint lets the WAL restart, SQLite truncates the file to this size: big batches cannot leave a
+// WAL of gigabytes behind.
+db.pragma('journal_size_limit = ' + workerData.checkpointBytes);
 db.pragma('cache_size = -65536');
 const statements = new Map();
 for (const [name, sql] of Object.entries(workerData.statements)) statements.set(name, db.prepare(sql));
@@ -71,7 +74,8 @@ function handle(first) {
       catch (err) { parentPort.postMessage({ type: 'failed', id: job.id, error: String(err && err.message || err), code: err && err.code }); }
     }
   }
-  if (++commits % 64 === 0 && walSize() > workerData.checkpointBytes) {
+  // Looking at the WAL's size every few commits bounds it to about checkpointBytes plus a few batches.
+  if (++commits % 8 === 0 && walSize() > workerData.checkpointBytes) {
     try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
   }
 }

@@ -133,7 +133,7 @@ export abstract class Store {
    */
   private serialized<T>(audit: AuditRequest | undefined, write: (prepared: PreparedAudit | undefined) => Promise<T>): Promise<T> {
     const attempt = async () => {
-      const prepared = audit === undefined || audit.inputs.length === 0 ? undefined : await this.auditTree.prepare(audit.inputs, audit.timeMs);
+      const prepared = audit === undefined || audit.inputs.length === 0 ? undefined : this.auditTree.prepare(audit.inputs, audit.timeMs);
       const result = await write(prepared);
       if (prepared !== undefined) this.auditTree.adopt(prepared);
       return result;
@@ -194,7 +194,7 @@ export abstract class Store {
   }
 
   /** The size and root of the committed audit tree, read together. */
-  auditHead(): Promise<{ size: number; root: Hash }> {
+  auditHead(): { size: number; root: Hash } {
     return this.auditTree.head();
   }
 
@@ -246,7 +246,8 @@ export abstract class Store {
     return this.db
       .selectFrom('audit_nodes')
       .select(['level', 'idx', 'hash'])
-      .where((eb) => eb.or([eb('level', '>', after.level), eb.and([eb('level', '=', after.level), eb('idx', '>', after.index)])]))
+      // A row-value comparison is a seek on the primary key; the equivalent OR is a scan from the start per page.
+      .where(({ eb, refTuple, tuple }) => eb(refTuple('level', 'idx'), '>', tuple(after.level, after.index)))
       .orderBy('level')
       .orderBy('idx')
       .limit(limit)

@@ -19,6 +19,8 @@ export {
   verifyConsistency,
   MerkleAccumulator,
   type Hash,
+  type CreatedNode,
+  type SyncNodeHash,
   type VerifyResult,
 } from './merkle.js';
 export {

@@ -8,6 +8,16 @@ import { webCryptoSha256, type Sha256 } from './hash.js';
 
 export type Hash = Uint8Array;
 
+/** A complete interior node: level ≥ 1, index within its level. */
+export interface CreatedNode {
+  level: number;
+  index: number;
+  hash: Hash;
+}
+
+/** SHA-256(0x01 ‖ left ‖ right), computed synchronously. */
+export type SyncNodeHash = (left: Hash, right: Hash) => Hash;
+
 export interface VerifyResult {
   ok: boolean;
   /** Why verification failed (absent when ok). */
@@ -141,19 +151,57 @@ export class MerkleAccumulator {
   }
 
   /** Appends a leaf hash; returns the complete nodes it created, lowest first (level ≥ 1, index within level). */
-  async append(leaf: Hash): Promise<Array<{ level: number; index: number; hash: Hash }>> {
-    const created: Array<{ level: number; index: number; hash: Hash }> = [];
-    this.stack.push({ level: 0, hash: leaf });
-    this.count++;
-    while (this.stack.length >= 2 && this.stack[this.stack.length - 1]!.level === this.stack[this.stack.length - 2]!.level) {
-      const right = this.stack.pop()!;
-      const left = this.stack.pop()!;
-      const level = left.level + 1;
-      const hash = await nodeHash(left.hash, right.hash, this.sha);
-      this.stack.push({ level, hash });
-      created.push({ level, index: this.count / 2 ** level - 1, hash });
+  async append(leaf: Hash): Promise<CreatedNode[]> {
+    this.pushLeaf(leaf);
+    const created: CreatedNode[] = [];
+    while (this.canMerge()) {
+      const { left, right, level } = this.popPair();
+      created.push(this.pushNode(level, await nodeHash(left, right, this.sha)));
     }
     return created;
+  }
+
+  /**
+   * `append` for callers with a synchronous node hash (Node's createHash): no promise per leaf, which is most of
+   * the cost when millions of leaves are appended.
+   */
+  appendSync(leaf: Hash, node: SyncNodeHash): CreatedNode[] {
+    this.pushLeaf(leaf);
+    const created: CreatedNode[] = [];
+    while (this.canMerge()) {
+      const { left, right, level } = this.popPair();
+      created.push(this.pushNode(level, node(left, right)));
+    }
+    return created;
+  }
+
+  private pushLeaf(leaf: Hash): void {
+    this.stack.push({ level: 0, hash: leaf });
+    this.count++;
+  }
+
+  /** Two subtrees of the same size on top of the stack make one of the next level. */
+  private canMerge(): boolean {
+    const n = this.stack.length;
+    return n >= 2 && this.stack[n - 1]!.level === this.stack[n - 2]!.level;
+  }
+
+  private popPair(): { left: Hash; right: Hash; level: number } {
+    const right = this.stack.pop()!;
+    const left = this.stack.pop()!;
+    return { left: left.hash, right: right.hash, level: left.level + 1 };
+  }
+
+  private pushNode(level: number, hash: Hash): CreatedNode {
+    this.stack.push({ level, hash });
+    return { level, index: this.count / 2 ** level - 1, hash };
+  }
+
+  rootSync(node: SyncNodeHash, empty: Hash): Hash {
+    if (this.stack.length === 0) return empty;
+    let acc = this.stack[this.stack.length - 1]!.hash;
+    for (let i = this.stack.length - 2; i >= 0; i--) acc = node(this.stack[i]!.hash, acc);
+    return acc;
   }
 
   /** The root of the tree of all leaves appended so far (RFC 6962 MTH). */

@@ -8,7 +8,7 @@
  */
 import type { Clock, Random } from '../core/clock.js';
 import type { AuditInput } from '../core/audit/entry.js';
-import { configurationChanged, modelActivated, signingKeyActivated, type SettingChange } from '../core/audit/records.js';
+import { auditGuardsRestored, configurationChanged, modelActivated, signingKeyActivated, type SettingChange } from '../core/audit/records.js';
 import { LoopgateError } from '../core/errors.js';
 import { existingKeyName, loadOrCreateKey, parseSignerKey, parseTrustedKeys, type CheckpointSigner } from '../adapters/signing-key.js';
 import { nodeSha256 } from '../store/audit-tree.js';
@@ -96,6 +96,10 @@ export class AuditService {
 
   /** Fixes the origin, loads (or creates) the signing key, and starts signing checkpoints. */
   async start(): Promise<void> {
+    if (!(await this.deps.store.auditGuardsInPlace())) {
+      this.deps.logger.error({ store: this.deps.store.location }, 'the triggers that keep the audit log append-only were missing; restoring them and recording it');
+      await this.deps.store.restoreAuditGuards({ inputs: [auditGuardsRestored()], timeMs: this.deps.clock.now() });
+    }
     this.originName = await this.resolveOrigin();
     await this.loadKeys();
     const latest = await this.deps.store.latestCheckpoint();

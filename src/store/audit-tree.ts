@@ -1,8 +1,8 @@
 /**
  * The audit log's Merkle tree as the store maintains it: the compact range (frontier) of the committed tree in
  * memory, and for each write the rows to insert (entries with their leaf hashes, newly complete interior nodes).
- * A write prepares against a copy and is adopted only after its transaction commits, so a failed write leaves the
- * tree exactly as it was.
+ * A state is never changed: preparing a write yields the next state, which the store adopts once the write commits,
+ * so a failed write leaves the tree exactly as it was.
  */
 import { createHash, hash } from 'node:crypto';
 import type { Insertable } from 'kysely';
@@ -26,13 +26,14 @@ export interface PreparedAudit {
   firstSeq: number;
   entries: Array<Insertable<AuditEntriesTable>>;
   nodes: Array<Insertable<AuditNodesTable>>;
-  next: { acc: MerkleAccumulator; lastLeaf: string };
+  /** The tree after these entries. */
+  next: AuditTreeState;
 }
 
 export class AuditTreeState {
-  constructor(
-    private acc: MerkleAccumulator,
-    private lastLeaf: string,
+  private constructor(
+    private readonly acc: MerkleAccumulator,
+    private readonly lastLeaf: string,
   ) {}
 
   static empty(): AuditTreeState {
@@ -78,11 +79,6 @@ export class AuditTreeState {
       });
       prev = toBase64(leaf);
     }
-    return { firstSeq, entries, nodes, next: { acc, lastLeaf: prev } };
-  }
-
-  adopt(p: PreparedAudit): void {
-    this.acc = p.next.acc;
-    this.lastLeaf = p.next.lastLeaf;
+    return { firstSeq, entries, nodes, next: new AuditTreeState(acc, prev) };
   }
 }

@@ -132,8 +132,10 @@ const migrations: Record<string, MigrationFactory> = {
         .execute();
       // The audit entry (a batch) that recorded each decision.
       await db.schema.alterTable('decisions').addColumn('audit_seq', bigint).execute();
+      for (const statement of auditGuards(dialect)) await sql.raw(statement).execute(db);
     },
     async down(db: Kysely<unknown>) {
+      if (dialect === 'postgres') await sql.raw('DROP FUNCTION IF EXISTS loopgate_audit_guard() CASCADE').execute(db);
       await db.schema.alterTable('decisions').dropColumn('audit_seq').execute();
       for (const t of ['loopgate_state', 'audit_checkpoints', 'audit_nodes', 'audit_entries']) {
         await db.schema.dropTable(t).ifExists().execute();
@@ -141,6 +143,54 @@ const migrations: Record<string, MigrationFactory> = {
     },
   }),
 };
+
+const APPEND_ONLY = ['audit_entries', 'audit_nodes', 'audit_checkpoints'];
+
+/** The names of the guard triggers, to check that they are still there. */
+export function auditGuardTriggers(dialect: Dialect): string[] {
+  return dialect === 'sqlite'
+    ? ['audit_entries_in_sequence', ...APPEND_ONLY.flatMap((t) => [`${t}_no_update`, `${t}_no_delete`])]
+    : ['audit_entries_in_sequence', ...APPEND_ONLY.map((t) => `${t}_append_only`)];
+}
+
+/**
+ * The database's own guards on the audit tables: entries are appended in sequence (no gap, no duplicate), and
+ * nothing in the log is ever updated or deleted. Someone with the right to change the schema can drop them; then
+ * `loopgate audit verify` still finds what they did, and the next start records their absence and restores them.
+ * The sequence guard also lets the SQLite writer pipeline appends (store.ts, `ordersWrites`): an entry whose
+ * predecessor failed to commit is refused. The statements can be run again (they replace what is there).
+ */
+export function auditGuards(dialect: Dialect): string[] {
+  if (dialect === 'sqlite') {
+    return [
+      `CREATE TRIGGER IF NOT EXISTS audit_entries_in_sequence BEFORE INSERT ON audit_entries
+         WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), -1) + 1 FROM audit_entries)
+         BEGIN SELECT RAISE(ABORT, 'audit entries are appended in sequence'); END`,
+      ...APPEND_ONLY.flatMap((t) => [
+        `CREATE TRIGGER IF NOT EXISTS ${t}_no_update BEFORE UPDATE ON ${t} BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`,
+        `CREATE TRIGGER IF NOT EXISTS ${t}_no_delete BEFORE DELETE ON ${t} BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`,
+      ]),
+    ];
+  }
+  return [
+    `CREATE OR REPLACE FUNCTION loopgate_audit_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+       IF TG_OP <> 'INSERT' THEN
+         RAISE EXCEPTION 'the audit log is append-only' USING ERRCODE = 'integrity_constraint_violation';
+       END IF;
+       IF TG_TABLE_NAME = 'audit_entries' AND NEW.seq IS DISTINCT FROM (SELECT coalesce(max(seq), -1) + 1 FROM audit_entries) THEN
+         RAISE EXCEPTION 'audit entries are appended in sequence' USING ERRCODE = 'integrity_constraint_violation';
+       END IF;
+       RETURN NEW;
+     END $$`,
+    'DROP TRIGGER IF EXISTS audit_entries_in_sequence ON audit_entries',
+    'CREATE TRIGGER audit_entries_in_sequence BEFORE INSERT ON audit_entries FOR EACH ROW EXECUTE FUNCTION loopgate_audit_guard()',
+    ...APPEND_ONLY.flatMap((t) => [
+      `DROP TRIGGER IF EXISTS ${t}_append_only ON ${t}`,
+      `CREATE TRIGGER ${t}_append_only BEFORE UPDATE OR DELETE ON ${t} FOR EACH ROW EXECUTE FUNCTION loopgate_audit_guard()`,
+    ]),
+  ];
+}
 
 export class CodeMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}

@@ -21,6 +21,8 @@ const LEARNING_COLUMNS = ['actor_key', 'decision_id', 'source', 'created_at'] as
 export class SqliteStore extends Store {
   readonly dialect = 'sqlite' as const;
   readonly location: string;
+  // One writer thread commits jobs in the order they were posted: appends can be pipelined.
+  protected override readonly ordersWrites = true;
   private writer: SqliteWriter | undefined;
 
   static open(path: string): SqliteStore {

@@ -4,13 +4,13 @@
  * `writeQueries`, which runs compiled queries in one durable transaction: on PostgreSQL a Kysely transaction, on
  * SQLite the single writer thread (sqlite-writer.ts). The decision batch, the hot path, has its own method.
  */
-import { Kysely, Migrator, type CompiledQuery, type Insertable, type Selectable } from 'kysely';
+import { Kysely, Migrator, sql, type CompiledQuery, type Insertable, type Selectable } from 'kysely';
 import type { AuditInput } from '../core/audit/entry.js';
 import { decompose, nodeKey, type NodeId } from '../core/audit/proofs.js';
 import { LoopgateError } from '../core/errors.js';
 import type { Hash } from '../verify/merkle.js';
 import { AuditTreeState, type PreparedAudit } from './audit-tree.js';
-import { CodeMigrationProvider, type Dialect } from './migrations.js';
+import { auditGuards, auditGuardTriggers, CodeMigrationProvider, type Dialect } from './migrations.js';
 import type { AuditCheckpointsTable, AuditEntriesTable, Database, DecisionsTable, LearningTable } from './schema.js';
 
 export type NewDecisionRow = Omit<Insertable<DecisionsTable>, 'seq'> & { seq?: never };
@@ -81,9 +81,22 @@ export abstract class Store {
   abstract readonly dialect: Dialect;
   /** Human-readable location (file path or URL without password), for logs. */
   abstract readonly location: string;
-  private tree: AuditTreeState | undefined;
-  /** Writes that append audit entries run one after another: each extends the tree the previous one left. */
+  /** The audit tree as committed. */
+  private committedTree: AuditTreeState | undefined;
+  /** The audit tree after every write prepared so far (ahead of `committedTree` while writes are in flight). */
+  private preparedTree: AuditTreeState | undefined;
+  /** Bumped when a write that appends fails: writes prepared on top of it must be prepared again. */
+  private generation = 0;
+  /** Writes that append audit entries run one after another (unless the store keeps their order itself). */
   private writeChain: Promise<unknown> = Promise.resolve();
+
+  /**
+   * True when writes reach the database one at a time in the order they were submitted (SQLite's writer thread).
+   * Appends are then pipelined: the next write is prepared against the tree the previous one will leave and sent
+   * while that one commits. The database refuses an entry whose predecessor is missing (a trigger), so a write
+   * prepared on top of one that failed fails too, and is prepared again.
+   */
+  protected readonly ordersWrites: boolean = false;
 
   constructor(readonly db: Kysely<Database>) {}
 
@@ -102,7 +115,7 @@ export abstract class Store {
   protected async loadAuditTree(): Promise<void> {
     const last = await this.db.selectFrom('audit_entries').select(['seq', 'leaf_hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
     if (last === undefined) {
-      this.tree = AuditTreeState.empty();
+      this.committedTree = this.preparedTree = AuditTreeState.empty();
       return;
     }
     const size = last.seq + 1;
@@ -118,36 +131,43 @@ export abstract class Store {
       }
       return { level: id.level, hash };
     });
-    this.tree = AuditTreeState.restore(size, frontier, last.leaf_hash);
+    this.committedTree = this.preparedTree = AuditTreeState.restore(size, frontier, last.leaf_hash);
   }
 
   private get auditTree(): AuditTreeState {
-    if (this.tree === undefined) throw new Error('Store.start() has not been called');
-    return this.tree;
+    if (this.committedTree === undefined) throw new Error('Store.start() has not been called');
+    return this.committedTree;
   }
 
   /**
-   * Runs `write` after every write queued before it; prepared audit entries are adopted only if it commits.
-   * Another process appending to the same log (a second instance on one PostgreSQL database) makes the write
-   * fail on the entries' primary key; the tree is then reloaded from the database and the write prepared again.
+   * Runs a write with the audit entries it carries. `write` must hand its queries to the database before its
+   * first `await` (the order of submission is the order of the log). Its entries are prepared against the tree the
+   * writes before it leave; the tree moves on only when it commits. A write prepared on top of one that then failed
+   * is prepared again. Another process appending to the same log (a second instance on one database) makes the
+   * write fail on the entries' key or sequence; the tree is then reloaded from the database and the write
+   * prepared again.
    */
   private serialized<T>(audit: AuditRequest | undefined, write: (prepared: PreparedAudit | undefined) => Promise<T>): Promise<T> {
-    const attempt = async () => {
-      const prepared = audit === undefined || audit.inputs.length === 0 ? undefined : this.auditTree.prepare(audit.inputs, audit.timeMs);
-      const result = await write(prepared);
-      if (prepared !== undefined) this.auditTree.adopt(prepared);
-      return result;
-    };
-    const run = async () => {
+    const run = async (): Promise<T> => {
       for (let tries = 1; ; tries++) {
+        const generation = this.generation;
+        const prepared = audit === undefined || audit.inputs.length === 0 ? undefined : this.preparedTree!.prepare(audit.inputs, audit.timeMs);
+        if (prepared !== undefined) this.preparedTree = prepared.next;
         try {
-          return await attempt();
+          const result = await write(prepared);
+          if (prepared !== undefined) this.committedTree = prepared.next;
+          return result;
         } catch (e) {
-          if (audit === undefined || tries >= 3 || !(await this.auditTreeIsStale())) throw e;
+          if (prepared === undefined) throw e;
+          if (generation !== this.generation && tries < 5) continue; // prepared on top of a write that failed
+          this.generation++;
+          this.preparedTree = this.committedTree;
+          if (tries >= 3 || !(await this.auditTreeIsStale())) throw e;
           await this.loadAuditTree();
         }
       }
     };
+    if (this.ordersWrites) return run();
     const next = this.writeChain.then(run, run);
     this.writeChain = next.catch(() => undefined);
     return next;
@@ -185,6 +205,23 @@ export abstract class Store {
     return this.serialized(audit, async (prepared) => {
       await this.writeQueries(this.auditQueries(prepared));
       return prepared === undefined ? [] : prepared.entries.map((e) => e.seq);
+    });
+  }
+
+  /** True when every trigger that keeps the audit tables append-only and in sequence is in place. */
+  async auditGuardsInPlace(): Promise<boolean> {
+    const names = auditGuardTriggers(this.dialect);
+    const found =
+      this.dialect === 'sqlite'
+        ? await sql<{ n: number }>`SELECT count(*) AS n FROM sqlite_master WHERE type = 'trigger' AND name IN (${sql.join(names)})`.execute(this.db)
+        : await sql<{ n: number }>`SELECT count(*) AS n FROM pg_trigger WHERE NOT tgisinternal AND tgname IN (${sql.join(names)})`.execute(this.db);
+    return Number(found.rows[0]?.n ?? 0) === names.length;
+  }
+
+  /** Puts the guards back, with the audit entry that records they had been removed, in one transaction. */
+  async restoreAuditGuards(audit: AuditRequest): Promise<void> {
+    await this.serialized(audit, async (prepared) => {
+      await this.writeQueries([...auditGuards(this.dialect).map((q) => sql.raw(q).compile(this.db)), ...this.auditQueries(prepared)]);
     });
   }
 

@@ -25,7 +25,7 @@ import {
   verifyNote,
 } from '../../src/verify/index.js';
 import { T0, login, startTestLoopgate, type TestLoopgate } from '../helpers/app.js';
-import { openRaw } from '../helpers/raw-db.js';
+import { dropAuditGuards, openRaw } from '../helpers/raw-db.js';
 import { createTestDatabase, STORES, type TestDatabase } from '../helpers/stores.js';
 
 interface EntryView {
@@ -274,6 +274,48 @@ describe.each(STORES)('audit log on %s', (store) => {
     t = await startTestLoopgate({ store, db: t.db });
   });
 
+  it('the database itself refuses to change, delete or skip audit entries', async () => {
+    await decideLogins(t, 1);
+    await t.post('/v1/audit/checkpoints', {});
+    const raw = await openRaw(t.db);
+    const size = t.lg.audit.size;
+    try {
+      const attempts: Array<[string, unknown[]]> = [
+        ['UPDATE audit_entries SET action = ? WHERE seq = 1', ['forged']],
+        ['DELETE FROM audit_entries WHERE seq = 1', []],
+        ['UPDATE audit_nodes SET hash = hash', []],
+        ['DELETE FROM audit_checkpoints', []],
+        [
+          'INSERT INTO audit_entries (seq, time, action, actor_kind, actor_id, target_type, target_id, entry, leaf_hash) VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?)',
+          [size + 5, 'x', 'system', 'x', 'x', 'x', '{}', Buffer.alloc(32)],
+        ],
+      ];
+      for (const [statement, params] of attempts) {
+        await expect(raw.run(statement, params), statement).rejects.toThrow(/append-only|appended in sequence/);
+      }
+    } finally {
+      await raw.close();
+    }
+    await t.stop();
+    expect((await verifyStored(t.db)).problems).toEqual([]);
+  });
+
+  it('records that the guards were removed, and puts them back, at the next start', async () => {
+    await t.stop();
+    const raw = await openRaw(t.db);
+    try {
+      await dropAuditGuards(raw);
+    } finally {
+      await raw.close();
+    }
+    t = await startTestLoopgate({ store, db: t.db });
+    expect(await t.lg.store.auditGuardsInPlace()).toBe(true);
+    const restored = (await t.get('/v1/audit/search?action=audit.guards_restored')).json().entries as EntryView[];
+    expect(restored).toHaveLength(1);
+    await t.stop();
+    expect((await verifyStored(t.db)).problems).toEqual([]);
+  });
+
   it('is atomic with what it records: a failing entry leaves no decision, a failing decision leaves no entry', async () => {
     await decideLogins(t, 1);
     const raw = await openRaw(t.db);
@@ -341,6 +383,8 @@ async function tamperedLog(
   expect(clean.checkpoints.verified).toBe(clean.checkpoints.total);
   const raw = await openRaw(db);
   try {
+    // An attacker with the right to change the schema first removes the database's own guards.
+    await dropAuditGuards(raw);
     await tamper(raw, size, db);
   } finally {
     await raw.close();

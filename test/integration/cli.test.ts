@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open.js';
 import { CLI, requireBuild } from '../helpers/process.js';
-import { openRaw } from '../helpers/raw-db.js';
+import { dropAuditGuards, openRaw } from '../helpers/raw-db.js';
 import { createTestDatabase, STORES, type TestDatabase } from '../helpers/stores.js';
 
 const POLICIES = new URL('../../policies/default', import.meta.url).pathname;
@@ -172,6 +172,7 @@ describe.each(STORES)('loopgate commands on %s', (store) => {
     expect(report).toMatchObject({ ok: true, problems: [] });
 
     const raw = await openRaw(db);
+    await dropAuditGuards(raw);
     const [row] = await raw.query<{ entry: string }>('SELECT entry FROM audit_entries WHERE seq = 3');
     try {
       await raw.run('UPDATE audit_entries SET entry = ? WHERE seq = 3', [row!.entry.replace('"system"', '"human"')]);

@@ -93,6 +93,16 @@ export function signingKeyActivated(verifierKey: string, previous: string | unde
   };
 }
 
+/** At start, the database triggers that keep the log append-only were missing: they are put back. */
+export function auditGuardsRestored(): AuditInput {
+  return {
+    action: 'audit.guards_restored',
+    actor: SYSTEM_ACTOR,
+    target: { type: 'audit_log', id: 'guards' },
+    reason: 'the database triggers that keep the audit log append-only and in sequence were missing (someone removed them)',
+  };
+}
+
 /** Someone read the audit log through the API. */
 export function auditRead(actor: AuditActor, what: string, query: Record<string, unknown>): AuditInput {
   return { action: 'audit.read', actor, target: { type: 'audit_log', id: what }, data: { query } };

@@ -30,6 +30,16 @@ export interface PreparedAudit {
   next: AuditTreeState;
 }
 
+/**
+ * The decision or case an entry links to, for the search indexes, unless it is already the entry's target: the
+ * search looks in both, and each indexed reference costs every append a page write in an index on a random key.
+ */
+function reference(input: AuditInput, kind: 'decision' | 'case'): string | null {
+  const id = input.links?.[kind];
+  if (id === undefined || (input.target.type === kind && input.target.id === id)) return null;
+  return id;
+}
+
 export class AuditTreeState {
   private constructor(
     private readonly acc: MerkleAccumulator,
@@ -72,12 +82,12 @@ export class AuditTreeState {
         actor_id: input.actor.id,
         target_type: input.target.type,
         target_id: input.target.id,
-        decision_id: input.links?.decision ?? null,
-        case_id: input.links?.case ?? null,
+        decision_id: reference(input, 'decision'),
+        case_id: reference(input, 'case'),
         entry: text,
         leaf_hash: leaf,
       });
-      prev = toBase64(leaf);
+      prev = Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString('base64');
     }
     return { firstSeq, entries, nodes, next: new AuditTreeState(acc, prev) };
   }

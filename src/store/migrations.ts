@@ -88,9 +88,11 @@ const migrations: Record<string, MigrationFactory> = {
   '0002_audit': (dialect) => ({
     async up(db: Kysely<unknown>) {
       const bytes = dialect === 'postgres' ? 'bytea' : 'blob';
+      // On SQLite an INTEGER PRIMARY KEY is the row id: entries are stored in sequence order with no second index.
+      const position = dialect === 'postgres' ? bigint : 'integer';
       await db.schema
         .createTable('audit_entries')
-        .addColumn('seq', bigint, (c) => c.primaryKey())
+        .addColumn('seq', position, (c) => c.primaryKey())
         .addColumn('time', bigint, (c) => c.notNull())
         .addColumn('action', 'text', (c) => c.notNull())
         .addColumn('actor_kind', 'text', (c) => c.notNull())
@@ -102,24 +104,26 @@ const migrations: Record<string, MigrationFactory> = {
         .addColumn('entry', 'text', (c) => c.notNull())
         .addColumn('leaf_hash', bytes, (c) => c.notNull())
         .execute();
-      // Search by actor, target, case, decision and time. Decisions are logged a batch per entry, so these grow
-      // far slower than the decisions table.
+      // Search by actor, target, case, decision and time. Each index costs every append a page write, so the
+      // decision and case indexes hold only the entries that have one (most have neither).
       await db.schema.createIndex('audit_actor').on('audit_entries').columns(['actor_id', 'seq']).execute();
       await db.schema.createIndex('audit_target').on('audit_entries').columns(['target_type', 'target_id', 'seq']).execute();
-      await db.schema.createIndex('audit_decision').on('audit_entries').columns(['decision_id']).execute();
-      await db.schema.createIndex('audit_case').on('audit_entries').columns(['case_id']).execute();
+      await db.schema.createIndex('audit_decision').on('audit_entries').column('decision_id').where(sql.ref('decision_id'), 'is not', null).execute();
+      await db.schema.createIndex('audit_case').on('audit_entries').column('case_id').where(sql.ref('case_id'), 'is not', null).execute();
       await db.schema.createIndex('audit_time').on('audit_entries').columns(['time']).execute();
-      // Complete interior nodes of the Merkle tree (level ≥ 1; leaves are audit_entries.leaf_hash).
+      // Complete interior nodes of the Merkle tree (level ≥ 1; leaves are audit_entries.leaf_hash), clustered by
+      // their key on SQLite.
       await db.schema
         .createTable('audit_nodes')
         .addColumn('level', 'smallint', (c) => c.notNull())
         .addColumn('idx', bigint, (c) => c.notNull())
         .addColumn('hash', bytes, (c) => c.notNull())
         .addPrimaryKeyConstraint('audit_nodes_pk', ['level', 'idx'])
+        .$call((b) => (dialect === 'sqlite' ? b.modifyEnd(sql`without rowid`) : b))
         .execute();
       await db.schema
         .createTable('audit_checkpoints')
-        .addColumn('size', bigint, (c) => c.primaryKey())
+        .addColumn('size', position, (c) => c.primaryKey())
         .addColumn('created_at', bigint, (c) => c.notNull())
         .addColumn('root', bytes, (c) => c.notNull())
         .addColumn('key_id', 'text', (c) => c.notNull())

@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
 import type { Database } from './schema.js';
+import type { PreparedAudit } from './audit-tree.js';
 import { Store, type DecisionWrite, type DecisionWriteResult } from './store.js';
 
 // BIGINT (int8) columns hold millisecond times and sequence numbers, well inside Number's safe range.
@@ -31,9 +32,8 @@ export class PostgresStore extends Store {
     this.location = redactUrl(url);
   }
 
-  protected async writeDecisionBatch(batch: DecisionWrite[], extra: CompiledQuery[]): Promise<DecisionWriteResult[]> {
+  protected async writeDecisionBatch(batch: DecisionWrite[], audit: PreparedAudit | undefined): Promise<DecisionWriteResult[]> {
     return this.db.transaction().execute(async (trx) => {
-      for (const q of extra) await trx.executeQuery(q);
       await trx.insertInto('decisions').values(batch.map((w) => w.decision)).execute();
       for (const w of batch) {
         for (const u of w.updates) {
@@ -51,6 +51,7 @@ export class PostgresStore extends Store {
         const rows = await trx.insertInto('learning').values(learning).returning(['seq', 'decision_id', 'source']).execute();
         for (const r of rows) seqs.set(`${r.decision_id}\u0000${r.source}`, r.seq);
       }
+      for (const q of this.auditInserts(audit)) await trx.executeQuery(q);
       return batch.map((w) => ({ learningSeqs: w.learning.map((l) => seqs.get(`${l.decision_id}\u0000${l.source}`)!) }));
     });
   }
@@ -60,9 +61,9 @@ export class PostgresStore extends Store {
     await this.loadAuditTree();
   }
 
-  protected async writeQueries(queries: CompiledQuery[]): Promise<void> {
+  protected async writeQueries(queries: CompiledQuery[], audit?: PreparedAudit): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      for (const q of queries) await trx.executeQuery(q);
+      for (const q of [...queries, ...this.auditInserts(audit)]) await trx.executeQuery(q);
     });
   }
 

@@ -44,6 +44,11 @@ function statement(step) {
 const runJobs = db.transaction((jobs) => jobs.map((job) => {
   const out = [];
   for (const step of job.steps) {
+    if (step.rows !== undefined) {
+      const s = statement(step);
+      for (const row of step.rows) s.run(row);
+      continue;
+    }
     const r = statement(step).run(step.params);
     if (step.capture) out.push(Number(r.lastInsertRowid));
   }
@@ -88,6 +93,8 @@ export interface WriteStep {
   name?: string;
   sql?: string;
   params: unknown[];
+  /** Run the statement once per row instead (one message object for many rows). */
+  rows?: unknown[][];
   /** Return this step's lastInsertRowid. */
   capture?: boolean;
 }

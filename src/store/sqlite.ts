@@ -7,8 +7,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, type CompiledQuery } from 'kysely';
-import type { Database } from './schema.js';
+import { Kysely, SqliteDialect, type CompiledQuery, type Insertable } from 'kysely';
+import type { PreparedAudit } from './audit-tree.js';
+import type { AuditEntriesTable, AuditNodesTable, Database } from './schema.js';
 import { SqliteWriter, type WriteStep } from './sqlite-writer.js';
 import { Store, type DecisionWrite, type DecisionWriteResult, type NewDecisionRow, type NewLearningRow } from './store.js';
 
@@ -17,6 +18,19 @@ const DECISION_COLUMNS = [
   'risk_score', 'risk_level', 'policy_version', 'learned', 'body', 'audit_seq',
 ] as const satisfies ReadonlyArray<keyof NewDecisionRow>;
 const LEARNING_COLUMNS = ['actor_key', 'decision_id', 'source', 'created_at'] as const satisfies ReadonlyArray<keyof NewLearningRow>;
+const AUDIT_ENTRY_COLUMNS = [
+  'seq', 'time', 'action', 'actor_kind', 'actor_id', 'target_type', 'target_id', 'decision_id', 'case_id', 'entry', 'leaf_hash',
+] as const satisfies ReadonlyArray<keyof Insertable<AuditEntriesTable>>;
+const AUDIT_NODE_COLUMNS = ['level', 'idx', 'hash'] as const satisfies ReadonlyArray<keyof Insertable<AuditNodesTable>>;
+
+/** Audit rows as one prepared statement per row: cheaper than building and parsing a multi-row insert per batch. */
+function auditSteps(audit: PreparedAudit | undefined): WriteStep[] {
+  if (audit === undefined) return [];
+  return [
+    { name: 'insertAuditEntry', params: [], rows: audit.entries.map((e) => AUDIT_ENTRY_COLUMNS.map((c) => e[c] ?? null)) },
+    { name: 'insertAuditNode', params: [], rows: audit.nodes.map((n) => AUDIT_NODE_COLUMNS.map((c) => n[c])) },
+  ];
+}
 
 export class SqliteStore extends Store {
   readonly dialect = 'sqlite' as const;
@@ -52,6 +66,8 @@ export class SqliteStore extends Store {
     const statements = {
       insertDecision: this.db.insertInto('decisions').values(placeholders(DECISION_COLUMNS) as never).compile().sql,
       insertLearning: this.db.insertInto('learning').values(placeholders(LEARNING_COLUMNS) as never).compile().sql,
+      insertAuditEntry: this.db.insertInto('audit_entries').values(placeholders(AUDIT_ENTRY_COLUMNS) as never).compile().sql,
+      insertAuditNode: this.db.insertInto('audit_nodes').values(placeholders(AUDIT_NODE_COLUMNS) as never).compile().sql,
       updateDecision: this.db
         .updateTable('decisions')
         .set({ status: '', body: '' })
@@ -70,21 +86,20 @@ export class SqliteStore extends Store {
     return this.writer;
   }
 
-  protected async writeDecisionBatch(batch: DecisionWrite[], extra: CompiledQuery[]): Promise<DecisionWriteResult[]> {
+  protected async writeDecisionBatch(batch: DecisionWrite[], audit: PreparedAudit | undefined): Promise<DecisionWriteResult[]> {
     const steps: WriteStep[] = [];
     for (const w of batch) {
       steps.push({ name: 'insertDecision', params: DECISION_COLUMNS.map((c) => w.decision[c] ?? null) });
       for (const u of w.updates) steps.push({ name: 'updateDecision', params: [u.status, u.body, u.id, 'pending'] });
       for (const l of w.learning) steps.push({ name: 'insertLearning', params: LEARNING_COLUMNS.map((c) => l[c]), capture: true });
     }
-    for (const q of extra) steps.push({ sql: q.sql, params: [...q.parameters] });
-    const seqs = await this.requireWriter().write(steps);
+    const seqs = await this.requireWriter().write([...steps, ...auditSteps(audit)]);
     let next = 0;
     return batch.map((w) => ({ learningSeqs: w.learning.map(() => seqs[next++]!) }));
   }
 
-  protected async writeQueries(queries: CompiledQuery[]): Promise<void> {
-    await this.requireWriter().write(queries.map((q) => ({ sql: q.sql, params: [...q.parameters] })));
+  protected async writeQueries(queries: CompiledQuery[], audit?: PreparedAudit): Promise<void> {
+    await this.requireWriter().write([...queries.map((q) => ({ sql: q.sql, params: [...q.parameters] })), ...auditSteps(audit)]);
   }
 
   async close(): Promise<void> {

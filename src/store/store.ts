@@ -100,11 +100,11 @@ export abstract class Store {
 
   constructor(readonly db: Kysely<Database>) {}
 
-  /** Writes decision rows, their learning rows and updates, and `extra` queries, in one durable transaction. */
-  protected abstract writeDecisionBatch(batch: DecisionWrite[], extra: CompiledQuery[]): Promise<DecisionWriteResult[]>;
+  /** Writes decision rows, their learning rows and updates, and the audit rows, in one durable transaction. */
+  protected abstract writeDecisionBatch(batch: DecisionWrite[], audit: PreparedAudit | undefined): Promise<DecisionWriteResult[]>;
 
-  /** Runs compiled queries in one transaction; resolves once it is durable. */
-  protected abstract writeQueries(queries: CompiledQuery[]): Promise<void>;
+  /** Runs compiled queries, then inserts the audit rows, in one transaction; resolves once it is durable. */
+  protected abstract writeQueries(queries: CompiledQuery[], audit?: PreparedAudit): Promise<void>;
 
   /** Opens what writing needs (the SQLite writer thread) and loads the audit tree; called after migrations. */
   abstract start(): Promise<void>;
@@ -179,7 +179,8 @@ export abstract class Store {
     return (last === undefined ? 0 : Number(last.seq) + 1) !== this.auditTree.size;
   }
 
-  private auditQueries(prepared: PreparedAudit | undefined): CompiledQuery[] {
+  /** The audit rows as multi-row inserts (stores without prepared row statements use these). */
+  protected auditInserts(prepared: PreparedAudit | undefined): CompiledQuery[] {
     if (prepared === undefined) return [];
     // Chunks keep each statement under the databases' limits on bound parameters (SQLite 32766, PostgreSQL 65535).
     const out: CompiledQuery[] = [];
@@ -196,14 +197,14 @@ export abstract class Store {
   async commitDecisions(batch: DecisionWrite[], audit: AuditRequest): Promise<DecisionWriteResult[]> {
     return this.serialized(audit, async (prepared) => {
       for (const w of batch) w.decision.audit_seq = prepared?.firstSeq ?? null;
-      return this.writeDecisionBatch(batch, this.auditQueries(prepared));
+      return this.writeDecisionBatch(batch, prepared);
     });
   }
 
   /** Appends audit entries on their own (interventions that change nothing else in the database). */
   async appendAudit(audit: AuditRequest): Promise<number[]> {
     return this.serialized(audit, async (prepared) => {
-      await this.writeQueries(this.auditQueries(prepared));
+      await this.writeQueries([], prepared);
       return prepared === undefined ? [] : prepared.entries.map((e) => e.seq);
     });
   }
@@ -221,7 +222,7 @@ export abstract class Store {
   /** Puts the guards back, with the audit entry that records they had been removed, in one transaction. */
   async restoreAuditGuards(audit: AuditRequest): Promise<void> {
     await this.serialized(audit, async (prepared) => {
-      await this.writeQueries([...auditGuards(this.dialect).map((q) => sql.raw(q).compile(this.db)), ...this.auditQueries(prepared)]);
+      await this.writeQueries(auditGuards(this.dialect).map((q) => sql.raw(q).compile(this.db)), prepared);
     });
   }
 
@@ -308,13 +309,23 @@ export abstract class Store {
       query = query.where('target_id', '=', q.target.id);
       if (q.target.type !== undefined) query = query.where('target_type', '=', q.target.type);
     }
+    // A linked decision or case is indexed in decision_id / case_id unless it is the entry's target.
     if (q.decision !== undefined) {
-      // A decision is recorded by the batch entry that carried it, and by entries that link to it.
+      // A decision is also recorded by the batch entry that carried it (decisions.audit_seq).
       const decision = q.decision;
       const carried = this.db.selectFrom('decisions').select('audit_seq').where('id', '=', decision);
-      query = query.where((eb) => eb.or([eb('decision_id', '=', decision), eb('seq', 'in', carried)]));
+      query = query.where((eb) =>
+        eb.or([
+          eb('decision_id', '=', decision),
+          eb.and([eb('target_type', '=', 'decision'), eb('target_id', '=', decision)]),
+          eb('seq', 'in', carried),
+        ]),
+      );
     }
-    if (q.case !== undefined) query = query.where('case_id', '=', q.case);
+    if (q.case !== undefined) {
+      const id = q.case;
+      query = query.where((eb) => eb.or([eb('case_id', '=', id), eb.and([eb('target_type', '=', 'case'), eb('target_id', '=', id)])]));
+    }
     if (q.action !== undefined) query = query.where('action', '=', q.action);
     if (q.since !== undefined) query = query.where('time', '>=', q.since);
     if (q.until !== undefined) query = query.where('time', '<', q.until);
@@ -353,7 +364,7 @@ export abstract class Store {
         .values({ key, value })
         .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
         .compile();
-      await this.writeQueries([upsert, ...this.auditQueries(prepared)]);
+      await this.writeQueries([upsert], prepared);
     });
   }
 
@@ -474,8 +485,7 @@ export abstract class Store {
         ...updates.map((u) =>
           this.db.updateTable('decisions').set({ status: 'final', body: u.body }).where('id', '=', u.id).where('status', '=', 'pending').compile(),
         ),
-        ...this.auditQueries(prepared),
-      ]);
+      ], prepared);
     });
   }
 
@@ -487,7 +497,7 @@ export abstract class Store {
         .values({ version, files, activated_at: nowMs })
         // A bundle activated again (after another one) becomes the latest activated.
         .onConflict((oc) => oc.column('version').doUpdateSet({ activated_at: nowMs }));
-      await this.writeQueries([query.compile(), ...this.auditQueries(prepared)]);
+      await this.writeQueries([query.compile()], prepared);
     });
   }
 

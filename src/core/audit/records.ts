@@ -19,7 +19,7 @@ export function decisionsRecorded(decisions: DocumentDigest[], resolved: Documen
     data: { count: decisions.length, decisions: decisions.map(([id, sha256]) => ({ id, sha256 })) },
   };
   if (resolved.length > 0) input.data!.resolved = resolved.map(([id, sha256]) => ({ id, sha256 }));
-  if (decisions.length === 1) input.links = { decision: first };
+  // No links.decision: a search by decision finds its batch through decisions.audit_seq.
   return input;
 }
 

@@ -27,9 +27,11 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('busy_timeout = 5000');
 db.pragma('wal_autocheckpoint = 0');
-// After a checkpoint lets the WAL restart, SQLite truncates the file to this size: big batches cannot leave a
-// WAL of gigabytes behind.
-db.pragma('journal_size_limit = ' + workerData.checkpointBytes);
+// After a checkpoint lets the WAL restart, SQLite truncates the file to this size, so a burst of big batches does
+// not leave a WAL of gigabytes behind. The limit is well above the checkpoint threshold: in steady state the WAL
+// is reused at its size, because truncating it each time made every later commit grow the file again (measured:
+// p99 latency 15 ms → 60 ms under load).
+db.pragma('journal_size_limit = ' + 4 * workerData.checkpointBytes);
 db.pragma('cache_size = -65536');
 const statements = new Map();
 for (const [name, sql] of Object.entries(workerData.statements)) statements.set(name, db.prepare(sql));

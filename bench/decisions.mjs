@@ -6,6 +6,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { barChart, ensureWrk, startChild, wrk } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -45,6 +46,15 @@ for (let i = 0; i < 2000; i++) {
 }
 const averageBody = Math.round(bodies.reduce((n, b) => n + b.length, 0) / bodies.length);
 
+// The API needs a credential: an operator creates a PEP key with the CLI, as in production. Both servers get the
+// same header, so they parse the same bytes.
+const dbDir = join(work, 'db');
+mkdirSync(dbDir);
+const dbEnv = { ...process.env, LOOPGATE_DATABASE_URL: join(dbDir, 'loopgate.db'), LOOPGATE_LOG_LEVEL: 'warn' };
+const apiKey = execFileSync(process.execPath, [join(root, 'dist/cli/main.js'), 'apikey', 'create', '--role', 'pep', '--label', 'bench'], { env: dbEnv, stdio: ['ignore', 'pipe', 'ignore'] })
+  .toString()
+  .trim();
+
 function script(delay) {
   const file = join(work, `post-${delay ?? 0}.lua`);
   const lua = [
@@ -55,7 +65,7 @@ function script(delay) {
     'local i = 0',
     'function init(args)',
     '  for k, b in ipairs(bodies) do',
-    '    requests[k] = wrk.format("POST", "/v1/decisions", { ["Content-Type"] = "application/json" }, b)',
+    `    requests[k] = wrk.format("POST", "/v1/decisions", { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer ${apiKey}" }, b)`,
     '  end',
     'end',
     'function request()',
@@ -91,8 +101,6 @@ async function measure(name, start, moderateConnections) {
 }
 
 // Loopgate first, so that the moderate rate (40% of its capacity) can be applied to both servers.
-const dbDir = join(work, 'db');
-mkdirSync(dbDir);
 const loopgate = await measure('loopgate', () =>
   startChild([join(root, 'dist/cli/main.js'), 'start'], {
     LOOPGATE_PORT: '0',

@@ -12,6 +12,9 @@ import type { Config } from './config/schema.js';
 import { LoopgateError } from './core/errors.js';
 import { redactConfig } from './config/load.js';
 import { AuditService } from './services/audit.js';
+import { AuthService } from './services/auth.js';
+import { PrincipalService } from './services/principals.js';
+import { WebhookService } from './services/webhooks.js';
 import { BaselineService } from './services/baselines.js';
 import { DecisionService } from './services/decisions.js';
 import { silentLogger, type Logger } from './services/logger.js';
@@ -66,6 +69,9 @@ export interface Loopgate {
   policies: PolicyService;
   audit: AuditService;
   baselines: BaselineService;
+  principals: PrincipalService;
+  auth: AuthService;
+  webhooks: WebhookService;
   /** True once started and until close() begins. */
   isReady(): boolean;
   close(): Promise<void>;
@@ -176,6 +182,32 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
     await baselines.start();
     opened.push(() => baselines.stop());
 
+    const principals = new PrincipalService({ store, clock, random });
+    await principals.start();
+    const auth = new AuthService(
+      { store, clock, random, logger, principals },
+      {
+        sessionTtlMs: config.auth.session_ttl_minutes * 60_000,
+        maxFailures: config.auth.max_failures,
+        maxFailuresPerIp: config.auth.max_failures_per_ip,
+        failureWindowMs: config.auth.failure_window_minutes * 60_000,
+        lockoutMs: config.auth.lockout_minutes * 60_000,
+        setupCodeTtlMs: config.auth.setup_code_ttl_minutes * 60_000,
+        issuer: 'Loopgate',
+      },
+    );
+
+    const webhooks = new WebhookService(
+      { store, clock, random, logger },
+      {
+        maxAttempts: config.webhooks.max_attempts,
+        baseDelayMs: config.webhooks.base_delay_ms,
+        maxDelayMs: config.webhooks.max_delay_ms,
+        timeoutMs: config.webhooks.timeout_ms,
+        pollIntervalMs: 1000,
+      },
+    );
+
     const modelVersion = modelVersionOf(risk);
     await audit.recordStartup(redactConfig(config) as unknown as Record<string, unknown>, modelVersion);
 
@@ -192,6 +224,8 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
     );
     await decisions.start();
     opened.push(() => decisions.drain());
+    webhooks.start();
+    opened.push(() => webhooks.stop());
     ready = true;
 
     let closing: Promise<void> | undefined;
@@ -205,6 +239,9 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
       policies,
       baselines,
       audit,
+      principals,
+      auth,
+      webhooks,
       isReady: () => ready,
       close: () => {
         ready = false;

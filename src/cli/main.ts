@@ -9,6 +9,7 @@ import { runConfigPrint } from './commands/config.js';
 import { runDecide } from './commands/decide.js';
 import { runMigrate } from './commands/migrate.js';
 import { runPolicyValidate } from './commands/policy.js';
+import { runApiKeyCreate, runPrincipalCreate } from './commands/principals.js';
 import { runReplay } from './commands/replay.js';
 import { runStart } from './commands/start.js';
 
@@ -90,6 +91,34 @@ audit
   .description('replace the checkpoint signing key; the old verifier key stays trusted')
   .addOption(configOption())
   .action(runAuditRotateKey);
+
+const principal = program.command('principal').description('people, services and agents');
+principal
+  .command('create')
+  .description('create a principal; with --password-stdin, its password is read from stdin')
+  .argument('<id>', 'account name (immutable; policies compare it with event fields such as subject.manager)')
+  .addOption(configOption())
+  .addOption(databaseOption())
+  .option('--display-name <name>', 'human-readable name')
+  .addOption(new Option('--kind <kind>', 'human, service or agent').choices(['human', 'service', 'agent']).default('human'))
+  .option('--sponsor <id>', 'the human accountable for a service or agent')
+  .option('--role <role[:condition]>', 'grant a role, optionally scoped by a CEL condition over case and reviewer (repeatable)', (v, acc: string[]) => [...acc, v], [])
+  .option('--attribute <key=value>', 'an attribute such as region=EU or manager=carol (repeatable)', (v, acc: string[]) => [...acc, v], [])
+  .option('--password-stdin', 'read the password from stdin')
+  .action(runPrincipalCreate);
+
+const apikey = program.command('apikey').description('API keys for services, agents and policy enforcement points');
+apikey
+  .command('create')
+  .description('create an API key and print it (once); the principal is created as a service if it does not exist')
+  .addOption(configOption())
+  .addOption(databaseOption())
+  .requiredOption('--role <role>', 'a role the key carries, e.g. pep (repeatable)', (v, acc: string[]) => [...acc, v], [])
+  .option('--principal <id>', 'the principal that owns the key (default: named after the roles, e.g. "pep")')
+  .option('--sponsor <id>', 'the human sponsor of a new service principal (default: the first admin)')
+  .option('--label <text>', 'what the key is for')
+  .option('--expires <date-time>', 'when the key stops working (ISO 8601)')
+  .action(runApiKeyCreate);
 
 program
   .command('config')

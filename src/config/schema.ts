@@ -172,6 +172,41 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    auth: Type.Object(
+      {
+        session_ttl_minutes: Type.Integer({ minimum: 1, maximum: 10080, default: 720, description: 'How long a session lasts after sign-in.' }),
+        max_failures: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Failed credential checks for one account within the window before it is locked.' }),
+        max_failures_per_ip: Type.Integer({ minimum: 1, maximum: 100000, default: 50, description: 'Failed credential checks from one address within the window before it is locked.' }),
+        failure_window_minutes: Type.Integer({ minimum: 1, maximum: 1440, default: 15, description: 'The window over which failures count.' }),
+        lockout_minutes: Type.Integer({ minimum: 1, maximum: 1440, default: 15, description: 'How long an account or address stays locked.' }),
+        cookie_secure: Type.Boolean({ default: false, description: 'Mark the session cookie Secure (set true behind HTTPS).' }),
+        rp_id: Type.Optional(Type.String({ minLength: 1, description: 'WebAuthn relying party id (a domain); default: the host of the public URL.' })),
+        rp_origins: Type.Array(Type.String(), { default: [], description: 'Origins allowed in WebAuthn responses; default: the public URL.' }),
+        setup_code_ttl_minutes: Type.Integer({ minimum: 1, maximum: 10080, default: 1440, description: 'How long the first-admin setup code printed at start stays valid.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    review: Type.Object(
+      {
+        lease_minutes: Type.Integer({ minimum: 1, maximum: 1440, default: 15, description: 'How long a claim on a case lasts.' }),
+        reporting_line_conflict: Type.Boolean({
+          default: false,
+          description: "Refuse a reviewer who is the subject's manager or reports to the subject (off by default: managers approve their reports' access).",
+        }),
+        verdict_challenge_ttl_seconds: Type.Integer({ minimum: 10, maximum: 3600, default: 300, description: 'How long a verdict challenge (the payload to sign) stays valid.' }),
+        sweep_interval_ms: Type.Integer({ minimum: 100, maximum: 600000, default: 5000, description: 'How often deadlines and leases are checked.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    webhooks: Type.Object(
+      {
+        max_attempts: Type.Integer({ minimum: 1, maximum: 50, default: 8, description: 'Delivery attempts before a delivery goes to the dead-letter list.' }),
+        base_delay_ms: Type.Integer({ minimum: 10, maximum: 3600000, default: 1000, description: 'Delay before the first retry; doubled each time.' }),
+        max_delay_ms: Type.Integer({ minimum: 10, maximum: 86400000, default: 3600000, description: 'Longest delay between retries.' }),
+        timeout_ms: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'How long a receiver has to answer.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     log: Type.Object(
       {
         level: Type.Union(

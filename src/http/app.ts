@@ -5,6 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import cookie from '@fastify/cookie';
+import { registerAuth } from './auth.js';
+import { registerAuthRoutes } from './routes/auth.js';
+import { registerPrincipalRoutes } from './routes/principals.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 import { LoopgateError } from '../core/errors.js';
 import type { Loopgate } from '../loopgate.js';
 import { sendProblem, toLoopgateError } from './problem.js';
@@ -90,13 +95,21 @@ export async function buildHttpApp(lg: Loopgate, options: HttpOptions = {}): Pro
         { name: 'authzen', description: 'OpenID AuthZEN Authorization API 1.0.' },
         { name: 'policies', description: 'The active policy bundle.' },
         { name: 'audit', description: 'The tamper-evident audit log: signed checkpoints, entries, RFC 6962 proofs, search.' },
+        { name: 'auth', description: 'Sign-in, second factors, sessions, first-admin setup.' },
+        { name: 'principals', description: 'People, services and agents; roles and scopes; API keys.' },
+        { name: 'webhooks', description: 'Signed notifications to waiting callers, with retries and a dead-letter list.' },
         { name: 'operations', description: 'Health, readiness, this document.' },
       ],
     },
   });
 
+  await app.register(cookie);
   registerSchemas(app);
+  registerAuth(app, lg);
   registerHealthRoutes(app, lg);
+  registerAuthRoutes(app, lg);
+  registerPrincipalRoutes(app, lg);
+  registerWebhookRoutes(app, lg);
   registerDecisionRoutes(app, lg);
   registerAuthzenRoutes(app, lg);
   registerPolicyRoutes(app, lg);

@@ -11,6 +11,14 @@ export const PROBLEM_JSON = 'application/problem+json';
 
 export function sendProblem(reply: FastifyReply, err: LoopgateError, request: FastifyRequest): FastifyReply {
   const problem = toProblem(err, request.url.split('?')[0]);
+  // Headers the standards define for these answers: Retry-After on a lockout, the RFC 9470 step-up challenge.
+  if (typeof problem.retry_after === 'number') reply.header('retry-after', String(problem.retry_after));
+  if (typeof problem.www_authenticate === 'string') {
+    reply.header('www-authenticate', problem.www_authenticate);
+    delete problem.www_authenticate;
+  } else if (problem.status === 401 && !reply.hasHeader('www-authenticate')) {
+    reply.header('www-authenticate', 'Bearer realm="loopgate"');
+  }
   return reply.code(problem.status).type(PROBLEM_JSON).send(JSON.stringify(problem));
 }
 

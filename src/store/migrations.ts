@@ -146,6 +146,191 @@ const migrations: Record<string, MigrationFactory> = {
       }
     },
   }),
+  '0003_review': (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      // People and services. The id is the account name (immutable): policies compare it with event fields such
+      // as `case.subject.manager == reviewer.id`.
+      await db.schema
+        .createTable('principals')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('sponsor', 'text')
+        .addColumn('attributes', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .addColumn('updated_at', bigint, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('roles')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('permissions', 'text', (c) => c.notNull())
+        .addColumn('builtin', 'smallint', (c) => c.notNull())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('role_bindings')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('principal_id', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('condition', 'text')
+        .addColumn('expires_at', bigint)
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('role_bindings_principal').on('role_bindings').column('principal_id').execute();
+      // Passwords (argon2id), TOTP secrets (with the last accepted time step: the replay guard) and passkeys.
+      await db.schema
+        .createTable('credentials')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('principal_id', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('label', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('counter', bigint, (c) => c.notNull().defaultTo(0))
+        .addColumn('confirmed', 'smallint', (c) => c.notNull())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .addColumn('last_used_at', bigint)
+        .execute();
+      await db.schema.createIndex('credentials_principal').on('credentials').columns(['principal_id', 'type']).execute();
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('principal_id', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('roles', 'text', (c) => c.notNull())
+        .addColumn('label', 'text', (c) => c.notNull())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('expires_at', bigint)
+        .addColumn('revoked_at', bigint)
+        .addColumn('last_used_at', bigint)
+        .execute();
+      // Sessions are found by the hash of their token; the token itself is never stored.
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('principal_id', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('acr', 'text', (c) => c.notNull())
+        .addColumn('amr', 'text', (c) => c.notNull())
+        .addColumn('auth_time', bigint, (c) => c.notNull())
+        .addColumn('csrf_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .addColumn('expires_at', bigint, (c) => c.notNull())
+        .addColumn('revoked_at', bigint)
+        .execute();
+      // Failed credential checks per key (account, address), for rate limits and lockout.
+      await db.schema
+        .createTable('auth_failures')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('window_start', bigint, (c) => c.notNull())
+        .addColumn('locked_until', bigint)
+        .execute();
+      // One-time challenges: WebAuthn ceremonies and verdict signatures (the payload the challenge commits to).
+      await db.schema
+        .createTable('challenges')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('principal_id', 'text')
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .addColumn('expires_at', bigint, (c) => c.notNull())
+        .addColumn('used_at', bigint)
+        .execute();
+      await db.schema
+        .createTable('cases')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('decision_id', 'text', (c) => c.notNull().unique())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('event_type', 'text', (c) => c.notNull())
+        .addColumn('subject_id', 'text', (c) => c.notNull())
+        .addColumn('risk_level', 'text', (c) => c.notNull())
+        .addColumn('route', 'text', (c) => c.notNull())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .addColumn('deadline_at', bigint, (c) => c.notNull())
+        .addColumn('warned_at', bigint)
+        .addColumn('escalations', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('claimed_by', 'text')
+        .addColumn('lease_until', bigint)
+        .addColumn('outcome', 'text')
+        .addColumn('closed_at', bigint)
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('cases_status').on('cases').columns(['status', 'created_at']).execute();
+      await db.schema.createIndex('cases_deadline').on('cases').columns(['deadline_at']).where(sql.ref('closed_at'), 'is', null).execute();
+      await db.schema
+        .createTable('verdicts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('case_id', 'text', (c) => c.notNull())
+        .addColumn('reviewer_id', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('verdict', 'text', (c) => c.notNull())
+        .addColumn('label', 'text', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        // One person never counts twice, even if two requests race.
+        .addUniqueConstraint('verdicts_one_per_reviewer', ['case_id', 'reviewer_id'])
+        .execute();
+      // Human labels with their lineage: what the learning pipeline trains on.
+      await db.schema
+        .createTable('labels')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('decision_id', 'text', (c) => c.notNull())
+        .addColumn('case_id', 'text', (c) => c.notNull())
+        .addColumn('label', 'text', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('baseline_exceptions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('actor_key', 'text', (c) => c.notNull())
+        .addColumn('feature', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('until', bigint, (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('baseline_exceptions_actor').on('baseline_exceptions').columns(['actor_key', 'until']).execute();
+      await db.schema
+        .createTable('webhooks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('events', 'text', (c) => c.notNull())
+        .addColumn('active', 'smallint', (c) => c.notNull())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('webhook_id', 'text', (c) => c.notNull())
+        .addColumn('event_type', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_at', bigint, (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .addColumn('delivered_at', bigint)
+        .execute();
+      await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['next_attempt_at']).where(sql.ref('status'), '=', 'pending').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const t of [
+        'webhook_deliveries', 'webhooks', 'baseline_exceptions', 'labels', 'verdicts', 'cases', 'challenges',
+        'auth_failures', 'sessions', 'api_keys', 'credentials', 'role_bindings', 'roles', 'principals',
+      ]) {
+        await db.schema.dropTable(t).ifExists().execute();
+      }
+    },
+  }),
 };
 
 const APPEND_ONLY = ['audit_entries', 'audit_nodes', 'audit_checkpoints'];

@@ -6,7 +6,8 @@ import pg from 'pg';
 import { Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
 import type { Database } from './schema.js';
 import type { PreparedAudit } from './audit-tree.js';
-import { Store, type DecisionWrite, type DecisionWriteResult } from './store.js';
+import { LoopgateError } from '../core/errors.js';
+import { Store, type DecisionWrite, type DecisionWriteResult, type GuardedQuery } from './store.js';
 
 // BIGINT (int8) columns hold millisecond times and sequence numbers, well inside Number's safe range.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
@@ -61,9 +62,19 @@ export class PostgresStore extends Store {
     await this.loadAuditTree();
   }
 
-  protected async writeQueries(queries: CompiledQuery[], audit?: PreparedAudit): Promise<void> {
+  protected async writeQueries(queries: Array<CompiledQuery | GuardedQuery>, audit?: PreparedAudit): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      for (const q of [...queries, ...this.auditInserts(audit)]) await trx.executeQuery(q);
+      for (const q of queries) {
+        if ('sql' in q) {
+          await trx.executeQuery(q);
+          continue;
+        }
+        const r = await trx.executeQuery(q.query);
+        if (q.expectRows !== undefined && Number(r.numAffectedRows ?? -1) !== q.expectRows) {
+          throw new LoopgateError('LOOPGATE_ERR_CONFLICT', q.conflict ?? 'the row changed meanwhile; read it again');
+        }
+      }
+      for (const q of this.auditInserts(audit)) await trx.executeQuery(q);
     });
   }
 

@@ -99,7 +99,199 @@ export interface StateTable {
   value: string;
 }
 
+export interface PrincipalsTable {
+  id: string;
+  /** human | service | agent */
+  kind: string;
+  display_name: string;
+  /** For a service or agent: the human accountable for it. */
+  sponsor: string | null;
+  /** JSON object: region, department, manager, email… (what scope conditions read as `reviewer.*`). */
+  attributes: string;
+  /** active | disabled */
+  status: string;
+  created_at: BigIntColumn;
+  updated_at: BigIntColumn;
+}
+
+export interface RolesTable {
+  name: string;
+  description: string;
+  /** JSON array of permission names. */
+  permissions: string;
+  builtin: number;
+  created_at: BigIntColumn;
+}
+
+export interface RoleBindingsTable {
+  id: string;
+  principal_id: string;
+  role: string;
+  /** CEL over `case` and `reviewer`: which cases this binding reaches (none = all). */
+  condition: string | null;
+  expires_at: BigIntColumn | null;
+  created_at: BigIntColumn;
+  created_by: string;
+}
+
+export interface CredentialsTable {
+  id: string;
+  principal_id: string;
+  /** password | totp | webauthn */
+  type: string;
+  label: string;
+  /** password: the argon2id PHC string; totp: the base32 secret; webauthn: JSON of the stored public key. */
+  secret: string;
+  /** totp: the last accepted time step (the replay guard); webauthn: the signature counter. */
+  counter: BigIntColumn;
+  /** 0 while an enrolment waits for its first proof. */
+  confirmed: number;
+  created_at: BigIntColumn;
+  last_used_at: BigIntColumn | null;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  principal_id: string;
+  /** SHA-256 (base64url) of the key's secret part. */
+  hash: string;
+  /** JSON array of roles (a subset of the principal's). */
+  roles: string;
+  label: string;
+  created_at: BigIntColumn;
+  created_by: string;
+  expires_at: BigIntColumn | null;
+  revoked_at: BigIntColumn | null;
+  last_used_at: BigIntColumn | null;
+}
+
+export interface SessionsTable {
+  id: string;
+  token_hash: string;
+  principal_id: string;
+  /** mfa_pending | active */
+  state: string;
+  acr: string;
+  /** JSON array of authentication methods (RFC 8176). */
+  amr: string;
+  /** When the principal last proved the strongest factor of this session (RFC 9470 max_age compares to it). */
+  auth_time: BigIntColumn;
+  csrf_hash: string;
+  created_at: BigIntColumn;
+  expires_at: BigIntColumn;
+  revoked_at: BigIntColumn | null;
+}
+
+export interface AuthFailuresTable {
+  key: string;
+  failures: number;
+  window_start: BigIntColumn;
+  locked_until: BigIntColumn | null;
+}
+
+export interface ChallengesTable {
+  id: string;
+  purpose: string;
+  principal_id: string | null;
+  data: string;
+  created_at: BigIntColumn;
+  expires_at: BigIntColumn;
+  used_at: BigIntColumn | null;
+}
+
+export interface CasesTable {
+  id: string;
+  decision_id: string;
+  /** open | claimed | decided | escalated | expired | cancelled */
+  status: string;
+  event_type: string;
+  subject_id: string;
+  risk_level: string;
+  /** JSON of the route (with escalation applied). */
+  route: string;
+  created_at: BigIntColumn;
+  deadline_at: BigIntColumn;
+  warned_at: BigIntColumn | null;
+  escalations: number;
+  claimed_by: string | null;
+  lease_until: BigIntColumn | null;
+  /** allow | deny once decided or expired. */
+  outcome: string | null;
+  closed_at: BigIntColumn | null;
+  /** Optimistic concurrency: every change increments it and requires the version it read. */
+  version: number;
+}
+
+export interface VerdictsTable {
+  id: string;
+  case_id: string;
+  reviewer_id: string;
+  role: string;
+  verdict: string;
+  label: string;
+  body: string;
+  created_at: BigIntColumn;
+}
+
+export interface LabelsTable {
+  id: string;
+  decision_id: string;
+  case_id: string;
+  label: string;
+  body: string;
+  created_at: BigIntColumn;
+}
+
+export interface BaselineExceptionsTable {
+  id: string;
+  actor_key: string;
+  feature: string;
+  value: string;
+  until: BigIntColumn;
+  reason: string;
+  created_by: string;
+  created_at: BigIntColumn;
+}
+
+export interface WebhooksTable {
+  id: string;
+  url: string;
+  secret: string;
+  events: string;
+  active: number;
+  created_at: BigIntColumn;
+  created_by: string;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  event_type: string;
+  payload: string;
+  /** pending | delivered | dead */
+  status: string;
+  attempts: number;
+  next_attempt_at: BigIntColumn;
+  last_error: string | null;
+  created_at: BigIntColumn;
+  delivered_at: BigIntColumn | null;
+}
+
 export interface Database {
+  principals: PrincipalsTable;
+  roles: RolesTable;
+  role_bindings: RoleBindingsTable;
+  credentials: CredentialsTable;
+  api_keys: ApiKeysTable;
+  sessions: SessionsTable;
+  auth_failures: AuthFailuresTable;
+  challenges: ChallengesTable;
+  cases: CasesTable;
+  verdicts: VerdictsTable;
+  labels: LabelsTable;
+  baseline_exceptions: BaselineExceptionsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
   audit_entries: AuditEntriesTable;
   audit_nodes: AuditNodesTable;
   audit_checkpoints: AuditCheckpointsTable;

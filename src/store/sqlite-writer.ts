@@ -52,6 +52,11 @@ const runJobs = db.transaction((jobs) => jobs.map((job) => {
       continue;
     }
     const r = statement(step).run(step.params);
+    if (step.expect !== undefined && r.changes !== step.expect) {
+      const e = new Error(step.expectMessage || 'the row changed meanwhile');
+      e.code = 'LOOPGATE_STALE';
+      throw e;
+    }
     if (step.capture) out.push(Number(r.lastInsertRowid));
   }
   return out;
@@ -99,6 +104,9 @@ export interface WriteStep {
   rows?: unknown[][];
   /** Return this step's lastInsertRowid. */
   capture?: boolean;
+  /** Fail the transaction (code LOOPGATE_STALE) unless exactly this many rows changed: optimistic concurrency. */
+  expect?: number;
+  expectMessage?: string;
 }
 
 export class SqliteWriteError extends Error {

@@ -11,7 +11,7 @@ import { Kysely, SqliteDialect, type CompiledQuery, type Insertable } from 'kyse
 import type { PreparedAudit } from './audit-tree.js';
 import type { AuditEntriesTable, AuditNodesTable, Database } from './schema.js';
 import { SqliteWriter, type WriteStep } from './sqlite-writer.js';
-import { Store, type DecisionWrite, type DecisionWriteResult, type NewDecisionRow, type NewLearningRow } from './store.js';
+import { staleToConflict, Store, type GuardedQuery, type DecisionWrite, type DecisionWriteResult, type NewDecisionRow, type NewLearningRow } from './store.js';
 
 const DECISION_COLUMNS = [
   'id', 'created_at', 'event_time', 'event_type', 'subject_id', 'actor_key', 'ip', 'failed', 'outcome', 'status',
@@ -98,8 +98,16 @@ export class SqliteStore extends Store {
     return batch.map((w) => ({ learningSeqs: w.learning.map(() => seqs[next++]!) }));
   }
 
-  protected async writeQueries(queries: CompiledQuery[], audit?: PreparedAudit): Promise<void> {
-    await this.requireWriter().write([...queries.map((q) => ({ sql: q.sql, params: [...q.parameters] })), ...auditSteps(audit)]);
+  protected async writeQueries(queries: Array<CompiledQuery | GuardedQuery>, audit?: PreparedAudit): Promise<void> {
+    const steps = queries.map((q): WriteStep => {
+      if ('sql' in q) return { sql: q.sql, params: [...q.parameters] };
+      return { sql: q.query.sql, params: [...q.query.parameters], expect: q.expectRows, expectMessage: q.conflict };
+    });
+    try {
+      await this.requireWriter().write([...steps, ...auditSteps(audit)]);
+    } catch (e) {
+      throw staleToConflict(e);
+    }
   }
 
   async close(): Promise<void> {

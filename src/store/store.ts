@@ -77,6 +77,22 @@ export interface AuditSearch {
   limit: number;
 }
 
+/** A write that must change exactly `expectRows` rows, or the whole transaction fails with LOOPGATE_ERR_CONFLICT. */
+export interface GuardedQuery {
+  query: CompiledQuery;
+  expectRows?: number;
+  /** The conflict's detail for the caller. */
+  conflict?: string;
+}
+
+/** The SQLite writer reports a failed row-count guard by its code; it becomes the caller's conflict. */
+export function staleToConflict(e: unknown): unknown {
+  if (e instanceof Error && (e as { code?: string }).code === 'LOOPGATE_STALE') {
+    return new LoopgateError('LOOPGATE_ERR_CONFLICT', e.message);
+  }
+  return e;
+}
+
 export abstract class Store {
   abstract readonly dialect: Dialect;
   /** Human-readable location (file path or URL without password), for logs. */
@@ -104,7 +120,18 @@ export abstract class Store {
   protected abstract writeDecisionBatch(batch: DecisionWrite[], audit: PreparedAudit | undefined): Promise<DecisionWriteResult[]>;
 
   /** Runs compiled queries, then inserts the audit rows, in one transaction; resolves once it is durable. */
-  protected abstract writeQueries(queries: CompiledQuery[], audit?: PreparedAudit): Promise<void>;
+  protected abstract writeQueries(queries: Array<CompiledQuery | GuardedQuery>, audit?: PreparedAudit): Promise<void>;
+
+  /**
+   * Runs writes (plain or guarded by a row count) and appends their audit entries, in one durable transaction:
+   * no change without its entry, no entry without its change. Resolves with the entries' sequence numbers.
+   */
+  async write(queries: Array<CompiledQuery | GuardedQuery>, audit?: AuditRequest): Promise<number[]> {
+    return this.serialized(audit, async (prepared) => {
+      await this.writeQueries(queries, prepared);
+      return prepared === undefined ? [] : prepared.entries.map((e) => e.seq);
+    });
+  }
 
   /** Opens what writing needs (the SQLite writer thread) and loads the audit tree; called after migrations. */
   abstract start(): Promise<void>;

@@ -27,8 +27,11 @@ export interface TestLoopgate {
   db: TestDatabase;
   clock: TestClock;
   config: Config;
+  /** Requests carry `Authorization: Bearer <key>` of a test client holding pep, admin and auditor (override or pass `authorization: ''` to send none). */
   post(url: string, body: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
   get(url: string, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
+  /** The test client's API key. */
+  apiKey: string;
   /** Closes the app and Loopgate; keeps the database (to reopen it). */
   stop(): Promise<void>;
   /** Stops and drops the database. */
@@ -60,6 +63,12 @@ export async function startTestLoopgate(options: TestOptions): Promise<TestLoopg
   const clock = options.clock ?? new TestClock(T0);
   const lg = await createLoopgate(config, { clock, geo: options.geo ?? tableGeo });
   const app = await buildHttpApp(lg);
+  const apiKey = await testClientKey(lg);
+  const withAuth = (headers: Record<string, string>) => {
+    const h: Record<string, string> = { authorization: `Bearer ${apiKey}`, ...headers };
+    if (h.authorization === '') delete h.authorization;
+    return h;
+  };
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -73,15 +82,35 @@ export async function startTestLoopgate(options: TestOptions): Promise<TestLoopg
     db,
     clock,
     config,
+    apiKey,
     post: (url, body, headers = {}) =>
-      app.inject({ method: 'POST', url, payload: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } }),
-    get: (url, headers = {}) => app.inject({ method: 'GET', url, headers }),
+      app.inject({ method: 'POST', url, payload: typeof body === 'string' ? body : JSON.stringify(body), headers: withAuth({ 'content-type': 'application/json', ...headers }) }),
+    get: (url, headers = {}) => app.inject({ method: 'GET', url, headers: withAuth(headers) }),
     stop,
     close: async () => {
       await stop();
       await db.drop();
     },
   };
+}
+
+/**
+ * A service principal `test-client` (sponsored by a human `test-owner`) holding pep, admin and auditor, and an
+ * API key with all three; created once per database (a reopened database reuses a new key of the same client).
+ */
+const clientKeys = new Map<string, string>();
+
+export async function testClientKey(lg: Loopgate): Promise<string> {
+  const known = clientKeys.get(lg.config.database.url);
+  if (known !== undefined && (await lg.principals.exists('test-client'))) return known;
+  const system = { kind: 'system' as const, id: 'test-setup' };
+  if (!(await lg.principals.exists('test-owner'))) {
+    await lg.principals.create({ id: 'test-owner', kind: 'human', display_name: 'Test owner' }, system);
+    await lg.principals.create({ id: 'test-client', kind: 'service', sponsor: 'test-owner', roles: [{ role: 'pep' }, { role: 'admin' }, { role: 'auditor' }] }, system);
+  }
+  const { key } = await lg.principals.createApiKey({ principal_id: 'test-client', roles: ['pep', 'admin', 'auditor'], label: 'tests' }, system);
+  clientKeys.set(lg.config.database.url, key);
+  return key;
 }
 
 export const CHROME_WINDOWS =

@@ -47,3 +47,16 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   });
   return { child, url, output: () => out, exited };
 }
+
+/** Runs `loopgate apikey create --role pep` against a database, as an operator would, and returns the key. */
+export async function createPepKey(env: Record<string, string>): Promise<string> {
+  requireBuild();
+  const child = spawn(process.execPath, [CLI, 'apikey', 'create', '--role', 'pep'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += String(d)));
+  child.stderr!.on('data', (d) => (err += String(d)));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  if (code !== 0) throw new Error(`apikey create failed (${code}): ${err}`);
+  return out.trim();
+}

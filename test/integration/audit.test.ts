@@ -127,8 +127,8 @@ describe.each(STORES)('audit log on %s', (store) => {
     expect(res.json().changed).toBe(true);
     const found = (await t.get('/v1/audit/search?action=policy.activated')).json().entries as EntryView[];
     const last = found.at(-1)!;
-    expect(last.entry.actor.kind).toBe('anonymous');
-    expect(last.entry.actor.id).toMatch(/^ip:/);
+    // The authenticated caller (the test client's API key), not just an address.
+    expect(last.entry.actor).toMatchObject({ kind: 'service', id: 'test-client', assurance: { amr: ['api_key'] } });
     expect(last.entry.links).toEqual({ policy_version: res.json().version, previous });
     expect(last.entry.data!.trigger).toBe('api');
   });
@@ -193,7 +193,7 @@ describe.each(STORES)('audit log on %s', (store) => {
     expect(res.json().entries.map((e: EntryView) => e.index)).toEqual([0, 1, 2]);
     expect(t.lg.audit.size).toBe(size + 1);
     const [read] = (await t.lg.audit.entries(size, size)) as EntryView[];
-    expect(read!.entry).toMatchObject({ action: 'audit.read', actor: { kind: 'anonymous' }, target: { type: 'audit_log', id: 'entries' }, data: { query: { start: '0', end: '2' } } });
+    expect(read!.entry).toMatchObject({ action: 'audit.read', actor: { kind: 'service', id: 'test-client' }, target: { type: 'audit_log', id: 'entries' }, data: { query: { start: '0', end: '2' } } });
 
     const bad: Array<[string, number, string]> = [
       ['/v1/audit/entries?start=5&end=2', 400, 'LOOPGATE_ERR_AUDIT_RANGE'],
@@ -417,7 +417,7 @@ describe.each(STORES)('audit verify names the spot of tampering on %s', (store) 
   it('one field changed and its leaf hash recomputed', async () => {
     const r = await tamperedLog(store, async (raw) => {
       const e = await entryAt(raw, 6);
-      const forged = e.entry.replace('"loopgate"', '"mallory"');
+      const forged = e.entry.replace(/"actor":\{"id":"[^"]+"/, '"actor":{"id":"mallory"');
       expect(forged).not.toBe(e.entry);
       await raw.run('UPDATE audit_entries SET entry = ?, leaf_hash = ? WHERE seq = 6', [forged, leafOf(forged)]);
     });

@@ -234,7 +234,7 @@ describe.each(STORES)('decisions on %s', (store) => {
     for (const c of cases) {
       it(c.name, async () => {
         const before = await t.lg.store.countDecisions();
-        const res = await t.app.inject({ method: 'POST', url: '/v1/decisions', payload: c.body, headers: { 'content-type': 'application/json', ...c.headers } });
+        const res = await t.app.inject({ method: 'POST', url: '/v1/decisions', payload: c.body, headers: { 'content-type': 'application/json', authorization: `Bearer ${t.apiKey}`, ...c.headers } });
         expect(res.statusCode).toBe(c.status);
         expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
         const problem = res.json();

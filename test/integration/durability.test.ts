@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, STORES, type TestDatabase } from '../helpers/stores.js';
-import { startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { createPepKey, startServerProcess, type ServerProcess } from '../helpers/process.js';
 import { openStore } from '../../src/store/open.js';
 
 function loginEvent(i: number) {
@@ -19,7 +19,7 @@ function loginEvent(i: number) {
 }
 
 /** Sends requests with `concurrency` in flight until `stop()`; collects the ids of acknowledged decisions. */
-function load(url: string, concurrency: number) {
+function load(url: string, concurrency: number, key: string) {
   const acknowledged: string[] = [];
   let failures = 0;
   let running = true;
@@ -29,7 +29,7 @@ function load(url: string, concurrency: number) {
       try {
         const res = await fetch(`${url}/v1/decisions`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
           body: JSON.stringify(loginEvent(i++)),
         });
         if (res.status === 201) acknowledged.push(((await res.json()) as { id: string }).id);
@@ -63,8 +63,10 @@ describe.each(STORES)('durability on %s', (store) => {
 
   it('loses no acknowledged decision when the process is killed mid-load', async () => {
     db = await createTestDatabase(store);
+    const key = await createPepKey({ LOOPGATE_DATABASE_URL: db.url });
     server = await startServerProcess({ LOOPGATE_DATABASE_URL: db.url, LOOPGATE_AUDIT_KEY_DIR: db.keyDirectory });
-    const traffic = load(server.url, 24);
+    const traffic = load(server.url, 24, key);
+    const auth = { authorization: `Bearer ${key}` };
     // Kill while requests are in flight, once a good number have been acknowledged.
     while (traffic.acknowledged.length < 600) await new Promise((r) => setTimeout(r, 20));
     server.child.kill('SIGKILL');
@@ -77,11 +79,11 @@ describe.each(STORES)('durability on %s', (store) => {
     server = await startServerProcess({ LOOPGATE_DATABASE_URL: db.url, LOOPGATE_AUDIT_KEY_DIR: db.keyDirectory });
     const missing: string[] = [];
     for (const id of acknowledged) {
-      const res = await fetch(`${server.url}/v1/decisions/${id}`);
+      const res = await fetch(`${server.url}/v1/decisions/${id}`, { headers: auth });
       if (res.status !== 200) missing.push(id);
     }
     expect(missing).toEqual([]);
-    const after = await fetch(`${server.url}/v1/decisions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(loginEvent(1)) });
+    const after = await fetch(`${server.url}/v1/decisions`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify(loginEvent(1)) });
     expect(after.status).toBe(201);
     // Baselines were rebuilt from the learning log: user-1 is known after the restart.
     const body = (await after.json()) as { risk: { reasons: Array<{ sentence: string }> } };
@@ -90,9 +92,10 @@ describe.each(STORES)('durability on %s', (store) => {
 
   it('drains in-flight requests and flushes everything on SIGTERM', async () => {
     db = await createTestDatabase(store);
+    const key = await createPepKey({ LOOPGATE_DATABASE_URL: db.url });
     // At info level the shutdown steps are logged (and must not be lost in an unflushed buffer at exit).
     server = await startServerProcess({ LOOPGATE_DATABASE_URL: db.url, LOOPGATE_AUDIT_KEY_DIR: db.keyDirectory, LOOPGATE_LOG_LEVEL: 'info', LOOPGATE_LOG_REQUESTS: 'false' });
-    const traffic = load(server.url, 16);
+    const traffic = load(server.url, 16, key);
     while (traffic.acknowledged.length < 200) await new Promise((r) => setTimeout(r, 20));
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);

@@ -11,7 +11,7 @@ import { LoopgateError } from '../../core/errors.js';
 import type { Loopgate } from '../../loopgate.js';
 import type { AuditSearch } from '../../store/store.js';
 import { MAX_ENTRIES_PER_READ } from '../../services/audit.js';
-import { requestActor } from '../actor.js';
+import { requestActor } from '../auth.js';
 import { problemResponses } from '../schemas.js';
 
 const INDEX = { type: 'string', pattern: '^(0|[1-9][0-9]{0,15})$', 'x-expected': 'a non-negative integer' } as const;
@@ -68,7 +68,7 @@ export function registerAuditRoutes(app: FastifyInstance, lg: Loopgate): void {
    * fails validation (schema or range) reads nothing and records nothing.
    */
   const recordRead = (request: FastifyRequest<{ Querystring: Query }>, what: string) =>
-    lg.audit.record(auditRead(requestActor(request), what, { ...request.query }));
+    lg.audit.record(auditRead(requestActor(request, lg), what, { ...request.query }));
   const logged = (what: string, handler: (request: FastifyRequest<{ Querystring: Query }>) => Promise<unknown>) =>
     async (request: FastifyRequest<{ Querystring: Query }>) => {
       const result = await handler(request);

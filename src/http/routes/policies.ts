@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { LoopgateError } from '../../core/errors.js';
 import type { Loopgate } from '../../loopgate.js';
-import { requestActor } from '../actor.js';
+import { requestActor } from '../auth.js';
 import { problemResponses } from '../schemas.js';
 
 export function registerPolicyRoutes(app: FastifyInstance, lg: Loopgate): void {
@@ -40,7 +40,7 @@ export function registerPolicyRoutes(app: FastifyInstance, lg: Loopgate): void {
       },
     },
     async (request) => {
-      const r = await lg.policies.reload('api', requestActor(request));
+      const r = await lg.policies.reload('api', requestActor(request, lg));
       if (r.ok) return { version: r.version, changed: r.changed };
       throw new LoopgateError('LOOPGATE_ERR_POLICY_INVALID', `the bundle has ${r.errors.length} error(s); version ${r.version ?? 'none'} stays active`, {
         errors: r.errors.map((e) => ({ pointer: '#', detail: `${e.file}:${e.line}:${e.column}: ${e.message}` })),

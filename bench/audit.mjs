@@ -13,7 +13,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { barChart } from './lib.mjs';
+import { barChart, syntheticLogins } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = (p) => new URL(`../dist/${p}`, import.meta.url).href;
@@ -131,26 +131,7 @@ const entryBytes = entrySizes.reduce((a, b) => a + b, 0) / entrySizes.length;
 log(`${POOL.length} distinct audit inputs, ${Math.round(entryBytes)} bytes per entry on average (${Math.min(...entrySizes)}…${Math.max(...entrySizes)})`);
 
 // Logins for the concurrent decision load: 500 people, a few IPs, user agents and devices each.
-const UAS = [
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
-  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
-  'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0',
-];
-const NETS = ['81.2.69', '90.84.10', '8.8.4', '200.160.2', '1.1.1', '62.210.16'];
-const LOGINS = Array.from({ length: 2000 }, (_, i) => {
-  const person = i % 500;
-  return {
-    type: 'login',
-    subject: { id: `user-${person}`, department: ['finance', 'sales', 'it', 'hr'][person % 4], region: 'EU' },
-    context: {
-      ip: `${NETS[(person + (i % 3 === 0 ? 1 : 0)) % NETS.length]}.${(person % 200) + 1}`,
-      user_agent: UAS[(person + (i % 7 === 0 ? 1 : 0)) % UAS.length],
-      device_id: `device-${person}-${i % 5 === 0 ? 2 : 1}`,
-    },
-    result: 'success',
-    method: 'password',
-  };
-});
+const LOGINS = syntheticLogins(2000);
 
 async function open(name) {
   const dir = join(work, name);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { barChart, ensureWrk, startChild, wrk } from './lib.mjs';
+import { barChart, ensureWrk, startChild, syntheticLogins, wrk } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -20,30 +20,8 @@ const PACED_DELAY = 10;
 ensureWrk();
 const work = mkdtempSync(join(tmpdir(), 'loopgate-bench-'));
 
-// 2,000 distinct logins: 500 people, each with a few IPs, user agents and devices, as a day of traffic looks.
-const UAS = [
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
-  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
-  'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0',
-  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
-];
-const NETS = ['81.2.69', '90.84.10', '8.8.4', '200.160.2', '1.1.1', '62.210.16', '85.214.132', '151.101.1'];
-const bodies = [];
-for (let i = 0; i < 2000; i++) {
-  const person = i % 500;
-  const event = {
-    type: 'login',
-    subject: { id: `user-${person}`, department: ['finance', 'sales', 'it', 'hr'][person % 4], region: 'EU' },
-    context: {
-      ip: `${NETS[(person + (i % 3 === 0 ? 1 : 0)) % NETS.length]}.${(person % 200) + 1}`,
-      user_agent: UAS[(person + (i % 7 === 0 ? 1 : 0)) % UAS.length],
-      device_id: `device-${person}-${i % 5 === 0 ? 2 : 1}`,
-    },
-    result: 'success',
-    method: 'password',
-  };
-  bodies.push(JSON.stringify({ event }));
-}
+// 2,000 distinct logins: 500 people, each with a few IPs, user agents and devices.
+const bodies = syntheticLogins(2000).map((event) => JSON.stringify({ event }));
 const averageBody = Math.round(bodies.reduce((n, b) => n + b.length, 0) / bodies.length);
 
 // The API needs a credential: an operator creates a PEP key with the CLI, as in production. Both servers get the

@@ -86,3 +86,29 @@ ${parts.join('\n')}
 </svg>\n`;
   writeFileSync(file, svg);
 }
+
+const USER_AGENTS = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+  'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+];
+const NETWORKS = ['81.2.69', '90.84.10', '8.8.4', '200.160.2', '1.1.1', '62.210.16', '85.214.132', '151.101.1'];
+
+/** `count` distinct login events of 500 people, each with a few IPs, user agents and devices, as a day of traffic looks. */
+export function syntheticLogins(count = 2000) {
+  return Array.from({ length: count }, (_, i) => {
+    const person = i % 500;
+    return {
+      type: 'login',
+      subject: { id: `user-${person}`, department: ['finance', 'sales', 'it', 'hr'][person % 4], region: 'EU' },
+      context: {
+        ip: `${NETWORKS[(person + (i % 3 === 0 ? 1 : 0)) % NETWORKS.length]}.${(person % 200) + 1}`,
+        user_agent: USER_AGENTS[(person + (i % 7 === 0 ? 1 : 0)) % USER_AGENTS.length],
+        device_id: `device-${person}-${i % 5 === 0 ? 2 : 1}`,
+      },
+      result: 'success',
+      method: 'password',
+    };
+  });
+}

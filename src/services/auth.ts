@@ -150,9 +150,9 @@ export class AuthService {
     await this.throttleCheck(keys);
     const credential = await this.credential(principal.id, 'totp', true);
     if (credential === undefined) throw new LoopgateError('LOOPGATE_ERR_CONFLICT', `${principal.id} has no authenticator app enrolled`);
-    await this.acceptTotp(credential, code, keys, principal.id, ip);
+    await this.acceptTotp(credential, code, keys, principal.id);
     const now = this.deps.clock.now();
-    // A passkey proven earlier in this session keeps its higher level only while it is the fresher proof.
+    // The session's assurance is what was proven last: AAL2 with auth time now (RFC 9470 max_age compares to it).
     const assurance: Assurance = { acr: ACR.aal2, amr: ['pwd', 'otp'], authTimeMs: now };
     return this.elevate(session, principal, assurance, 'totp');
   }
@@ -215,13 +215,13 @@ export class AuthService {
   /** Resolves a bearer token (session token or API key) to its caller; undefined when it is not valid. */
   async authenticateBearer(token: string, ip: string): Promise<Caller | undefined> {
     if (token.startsWith('lgk_')) return this.authenticateApiKey(token, ip);
-    if (token.startsWith('lgs_')) return this.authenticateSession(token, undefined);
+    if (token.startsWith('lgs_')) return this.authenticateSession(token);
     return undefined;
   }
 
   /** Resolves a session cookie; unsafe methods must echo the session's CSRF token in a header. */
   async authenticateCookie(token: string, csrf: string | undefined, unsafe: boolean): Promise<Caller | undefined> {
-    const caller = await this.authenticateSession(token, undefined);
+    const caller = await this.authenticateSession(token);
     if (caller === undefined || !unsafe) return caller;
     const row = await this.deps.store.db.selectFrom('sessions').select('csrf_hash').where('id', '=', caller.session!.id).executeTakeFirst();
     if (csrf === undefined || row === undefined || !sameSecret(row.csrf_hash, sha256Url(csrf))) {
@@ -230,7 +230,7 @@ export class AuthService {
     return caller;
   }
 
-  private async authenticateSession(token: string, _ip: string | undefined): Promise<Caller | undefined> {
+  private async authenticateSession(token: string): Promise<Caller | undefined> {
     const now = this.deps.clock.now();
     const row = await this.deps.store.db.selectFrom('sessions').selectAll().where('token_hash', '=', sha256Url(token)).executeTakeFirst();
     if (row === undefined || row.revoked_at !== null || row.expires_at <= now) return undefined;
@@ -290,7 +290,7 @@ export class AuthService {
 
   // ---- internals ----
 
-  /** Raises a session to a newly proven assurance (never lowers the level of a still-fresh stronger proof). */
+  /** Sets a session's assurance to what was just proven (completing a pending sign-in), with its audit entry. */
   async elevate(session: SessionInfo, principal: Principal, assurance: Assurance, method: string): Promise<SessionInfo> {
     const now = this.deps.clock.now();
     const { store } = this.deps;
@@ -360,7 +360,7 @@ export class AuthService {
   }
 
   /** Verifies a TOTP code and moves the credential's replay guard forward, atomically (a race accepts one). */
-  async acceptTotp(credential: { id: string; secret: string; counter: number }, code: string, keys: string[], principalId: string, ip: string): Promise<void> {
+  async acceptTotp(credential: { id: string; secret: string; counter: number }, code: string, keys: string[], principalId: string): Promise<void> {
     const now = this.deps.clock.now();
     const step = await verifyTotp(credential.secret, code, now, 0);
     const actor: AuditActor = { kind: 'human', id: principalId };
@@ -387,7 +387,6 @@ export class AuthService {
       throw e;
     }
     await this.clearFailures([`account:${principalId}`]);
-    void ip;
   }
 
   /** Refuses a credential check while an account or address is locked out (429 with Retry-After). */

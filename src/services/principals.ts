@@ -180,33 +180,38 @@ export class PrincipalService {
   async get(id: string): Promise<Principal> {
     const row = await this.deps.store.db.selectFrom('principals').selectAll().where('id', '=', id).executeTakeFirst();
     if (row === undefined) throw new LoopgateError('LOOPGATE_ERR_PRINCIPAL_NOT_FOUND', `no principal named ${id}`);
-    return {
-      id: row.id,
-      kind: row.kind as PrincipalKind,
-      display_name: row.display_name,
-      sponsor: row.sponsor,
-      attributes: JSON.parse(row.attributes) as Record<string, unknown>,
-      status: row.status as Principal['status'],
-      created_at: new Date(row.created_at).toISOString(),
-    };
+    return principalOf(row);
   }
 
+  /** Every principal (up to 1,000) with its bindings in force: two queries, not one per principal. */
   async list(): Promise<Array<Principal & { roles: RoleBinding[] }>> {
-    const rows = await this.deps.store.db.selectFrom('principals').select('id').orderBy('id').limit(1000).execute();
-    return Promise.all(rows.map(async (r) => ({ ...(await this.get(r.id)), roles: await this.bindings(r.id) })));
+    const rows = await this.deps.store.db.selectFrom('principals').selectAll().orderBy('id').limit(1000).execute();
+    const bindings = await this.bindingsIn(rows.map((r) => r.id));
+    return rows.map((r) => ({ ...principalOf(r), roles: bindings.get(r.id) ?? [] }));
   }
 
   /** The principal's bindings that have not expired. */
   async bindings(principalId: string): Promise<RoleBinding[]> {
+    return (await this.bindingsIn([principalId])).get(principalId) ?? [];
+  }
+
+  private async bindingsIn(principalIds: string[]): Promise<Map<string, RoleBinding[]>> {
+    const out = new Map<string, RoleBinding[]>();
+    if (principalIds.length === 0) return out;
     const now = this.deps.clock.now();
     const rows = await this.deps.store.db
       .selectFrom('role_bindings')
       .selectAll()
-      .where('principal_id', '=', principalId)
+      .where('principal_id', 'in', principalIds)
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
       .orderBy('created_at')
       .execute();
-    return rows.map((r) => ({ id: r.id, role: r.role, condition: r.condition, expires_at: iso(r.expires_at) }));
+    for (const r of rows) {
+      const list = out.get(r.principal_id) ?? [];
+      list.push({ id: r.id, role: r.role, condition: r.condition, expires_at: iso(r.expires_at) });
+      out.set(r.principal_id, list);
+    }
+    return out;
   }
 
   async addBinding(principalId: string, binding: NewBinding, actor: AuditActor): Promise<RoleBinding> {
@@ -325,6 +330,18 @@ export class PrincipalService {
   private audit(input: AuditInput) {
     return { inputs: [input], timeMs: this.deps.clock.now() };
   }
+}
+
+function principalOf(row: { id: string; kind: string; display_name: string; sponsor: string | null; attributes: string; status: string; created_at: number }): Principal {
+  return {
+    id: row.id,
+    kind: row.kind as PrincipalKind,
+    display_name: row.display_name,
+    sponsor: row.sponsor,
+    attributes: JSON.parse(row.attributes) as Record<string, unknown>,
+    status: row.status as Principal['status'],
+    created_at: new Date(row.created_at).toISOString(),
+  };
 }
 
 function apiKeyInfo(r: { id: string; principal_id: string; roles: string; label: string; created_at: number; expires_at: number | null; revoked_at: number | null; last_used_at: number | null }): ApiKeyInfo {

@@ -15,6 +15,8 @@ import { AuditService } from './services/audit.js';
 import { AuthService } from './services/auth.js';
 import { PrincipalService } from './services/principals.js';
 import { WebhookService } from './services/webhooks.js';
+import { CaseService } from './services/cases.js';
+import { loadOrCreateApprovalKey } from './adapters/approval-key.js';
 import { BaselineService } from './services/baselines.js';
 import { DecisionService } from './services/decisions.js';
 import { silentLogger, type Logger } from './services/logger.js';
@@ -72,6 +74,7 @@ export interface Loopgate {
   principals: PrincipalService;
   auth: AuthService;
   webhooks: WebhookService;
+  cases: CaseService;
   /** True once started and until close() begins. */
   isReady(): boolean;
   close(): Promise<void>;
@@ -211,9 +214,19 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
     const modelVersion = modelVersionOf(risk);
     await audit.recordStartup(redactConfig(config) as unknown as Record<string, unknown>, modelVersion);
 
+    const cases = new CaseService(
+      { store, clock, random, logger, principals, auth, webhooks, baselines, approval: await loadOrCreateApprovalKey(config.audit.key_directory) },
+      {
+        leaseMs: config.review.lease_minutes * 60_000,
+        reportingLine: config.review.reporting_line_conflict,
+        verdictChallengeTtlMs: config.review.verdict_challenge_ttl_seconds * 1000,
+        sweepIntervalMs: config.review.sweep_interval_ms,
+      },
+    );
+
     const learning: LearningRule = { maxLevel: config.risk.learn_max_level as RiskLevel };
     const decisions = new DecisionService(
-      { store, clock, random, geo, policies, baselines, logger },
+      { store, clock, random, geo, policies, baselines, logger, reviews: cases },
       {
         risk,
         modelVersion,
@@ -226,6 +239,8 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
     opened.push(() => decisions.drain());
     webhooks.start();
     opened.push(() => webhooks.stop());
+    cases.start();
+    opened.push(() => cases.stop());
     ready = true;
 
     let closing: Promise<void> | undefined;
@@ -242,6 +257,7 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
       principals,
       auth,
       webhooks,
+      cases,
       isReady: () => ready,
       close: () => {
         ready = false;

@@ -85,7 +85,7 @@ export async function generateSignerKey(name: string): Promise<{ text: string; s
 }
 
 /** Writes a file durably and atomically with the given mode (temporary file, fsync, rename). */
-async function writeFileAtomic(path: string, text: string, mode: number): Promise<void> {
+export async function writeFileAtomic(path: string, text: string, mode: number): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
   const handle = await open(tmp, 'w', mode);
   try {

@@ -14,7 +14,7 @@ export type DecisionStatus = 'pending' | 'final';
 /** How a pending decision became final. */
 export interface Resolution {
   outcome: 'allow' | 'deny';
-  by: 'challenge' | 'review' | 'timeout';
+  by: 'challenge' | 'review' | 'timeout' | 'cancelled';
   at: string;
   reason?: string;
   /** The event or case that resolved it. */

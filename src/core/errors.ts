@@ -37,12 +37,28 @@ const registry = {
   LOOPGATE_ERR_REPORTING_LINE_CONFLICT: { status: 403, title: 'Nobody decides a case about someone in their reporting line' },
   LOOPGATE_ERR_SETUP_DONE: { status: 409, title: 'Loopgate is already set up' },
   LOOPGATE_ERR_PRINCIPAL_NOT_FOUND: { status: 404, title: 'Principal not found' },
+  LOOPGATE_ERR_CASE_NOT_FOUND: { status: 404, title: 'Case not found' },
+  LOOPGATE_ERR_CASE_CLOSED: { status: 409, title: 'The case is closed' },
+  LOOPGATE_ERR_CASE_CLAIMED: { status: 409, title: 'Someone else holds the case' },
+  LOOPGATE_ERR_NOT_CLAIMED: { status: 409, title: 'Claim the case before deciding it' },
+  LOOPGATE_ERR_LEASE_EXPIRED: { status: 409, title: 'Your claim on the case has expired' },
+  LOOPGATE_ERR_ALREADY_VOTED: { status: 409, title: 'You already gave a verdict on this case' },
+  LOOPGATE_ERR_ROLE_ALREADY_COUNTED: { status: 409, title: 'An approval from each of your roles is already counted' },
+  LOOPGATE_ERR_REASON_REQUIRED: { status: 400, title: 'A reason is required to override the machine' },
+  LOOPGATE_ERR_STEP_UP_REQUIRED: { status: 401, title: 'A fresher or stronger authentication is required' },
+  LOOPGATE_ERR_CHALLENGE_INVALID: { status: 400, title: 'The verdict challenge is not valid' },
+  LOOPGATE_ERR_NONCE_REUSED: { status: 409, title: 'This verdict challenge was already used' },
+  LOOPGATE_ERR_PAYLOAD_CHANGED: { status: 409, title: 'The verdict differs from what was signed' },
   LOOPGATE_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof registry;
 
 export const ERROR_CODES = Object.keys(registry) as ErrorCode[];
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(registry, code);
+}
 
 export function errorInfo(code: ErrorCode): { status: number; title: string; type: string } {
   const { status, title } = registry[code];

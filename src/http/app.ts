@@ -10,6 +10,7 @@ import { registerAuth } from './auth.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerPrincipalRoutes } from './routes/principals.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
+import { registerCaseRoutes } from './routes/cases.js';
 import { LoopgateError } from '../core/errors.js';
 import type { Loopgate } from '../loopgate.js';
 import { sendProblem, toLoopgateError } from './problem.js';
@@ -110,6 +111,7 @@ export async function buildHttpApp(lg: Loopgate, options: HttpOptions = {}): Pro
   registerAuthRoutes(app, lg);
   registerPrincipalRoutes(app, lg);
   registerWebhookRoutes(app, lg);
+  registerCaseRoutes(app, lg);
   registerDecisionRoutes(app, lg);
   registerAuthzenRoutes(app, lg);
   registerPolicyRoutes(app, lg);

@@ -19,6 +19,7 @@ import { extractFeatures, type ContextFeatures } from '../core/risk/features.js'
 import { VelocityTracker, type VelocityObservation } from '../core/risk/velocity.js';
 import type { GeoIp } from '../adapters/geoip.js';
 import { GroupCommitter } from '../store/group-commit.js';
+import type { CompiledQuery } from 'kysely';
 import type { DecisionWrite, DecisionWriteResult, NewDecisionRow, Store } from '../store/store.js';
 import { featuresOfStored, type BaselineService } from './baselines.js';
 import { sha256Base64 } from './digest.js';
@@ -42,6 +43,14 @@ export interface DecisionDeps {
   policies: PolicyService;
   baselines: BaselineService;
   logger: Logger;
+  /** Opens the case of a `review` decision, in the decision's own transaction (the case service). */
+  reviews?: ReviewOpener;
+}
+
+export interface ReviewOpener {
+  opened(decision: Decision, nowMs: number): Promise<{ queries: CompiledQuery[]; audit: AuditInput[] }>;
+  /** Called once the decision that opened a case is durable. */
+  announceOpened(decisionId: string): void;
 }
 
 export interface DecideOptions {
@@ -70,7 +79,8 @@ export class DecisionService {
     private readonly options: DecisionServiceOptions,
   ) {
     this.committer = new GroupCommitter(
-      (batch) => deps.store.commitDecisions(batch, { inputs: [batchAudit(batch)], timeMs: deps.clock.now() }),
+      (batch) =>
+        deps.store.commitDecisions(batch, { inputs: [batchAudit(batch), ...batch.flatMap((w) => w.audit ?? [])], timeMs: deps.clock.now() }),
       { maxBatch: options.maxBatch },
     );
     this.velocity = new VelocityTracker(options.risk.velocity);
@@ -282,7 +292,16 @@ export class DecisionService {
     }
     const json = JSON.stringify(decision);
 
-    const result = await this.committer.submit({ decision: decisionRow(decision, json, actorKey, now), learning, updates });
+    const write: DecisionWrite = { decision: decisionRow(decision, json, actorKey, now), learning, updates };
+    // A review opens its case in the same transaction: no decision waits for a person without a case to decide it.
+    const opens = decision.outcome === 'review' && this.deps.reviews !== undefined;
+    if (opens) {
+      const opened = await this.deps.reviews!.opened(decision, now);
+      write.extra = opened.queries;
+      write.audit = opened.audit;
+    }
+    const result = await this.committer.submit(write);
+    if (opens) this.deps.reviews!.announceOpened(decision.id);
     learning.forEach((l, i) => baselines.learn(l.actor_key, result.learningSeqs[i]!, observations[i]!));
     return { decision, json };
   }

@@ -331,6 +331,20 @@ const migrations: Record<string, MigrationFactory> = {
       }
     },
   }),
+  // When a case's deadline warning is due (null once sent, or when its route has none): the sweeper's index.
+  '0004_case_warning': () => ({
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('cases').addColumn('warn_at', 'bigint').execute();
+      await db.schema.createIndex('cases_warn').on('cases').columns(['warn_at']).where(sql.ref('warn_at'), 'is not', null).execute();
+      await db.schema.createIndex('cases_lease').on('cases').columns(['lease_until']).where(sql.ref('lease_until'), 'is not', null).execute();
+      await db.schema.createIndex('labels_decision').on('labels').columns(['decision_id']).execute();
+      await db.schema.createIndex('verdicts_reviewer').on('verdicts').columns(['reviewer_id', 'created_at']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const i of ['verdicts_reviewer', 'labels_decision', 'cases_lease', 'cases_warn']) await db.schema.dropIndex(i).ifExists().execute();
+      await db.schema.alterTable('cases').dropColumn('warn_at').execute();
+    },
+  }),
 };
 
 const APPEND_ONLY = ['audit_entries', 'audit_nodes', 'audit_checkpoints'];

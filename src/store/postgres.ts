@@ -45,6 +45,7 @@ export class PostgresStore extends Store {
             .where('status', '=', 'pending')
             .execute();
         }
+        for (const q of w.extra ?? []) await trx.executeQuery(q);
       }
       const learning = batch.flatMap((w) => w.learning);
       const seqs = new Map<string, number>();
@@ -71,7 +72,7 @@ export class PostgresStore extends Store {
         }
         const r = await trx.executeQuery(q.query);
         if (q.expectRows !== undefined && Number(r.numAffectedRows ?? -1) !== q.expectRows) {
-          throw new LoopgateError('LOOPGATE_ERR_CONFLICT', q.conflict ?? 'the row changed meanwhile; read it again');
+          throw new LoopgateError(q.code ?? 'LOOPGATE_ERR_CONFLICT', q.conflict ?? 'the row changed meanwhile; read it again');
         }
       }
       for (const q of this.auditInserts(audit)) await trx.executeQuery(q);

@@ -211,6 +211,8 @@ export interface CasesTable {
   route: string;
   created_at: BigIntColumn;
   deadline_at: BigIntColumn;
+  /** When the deadline warning is due; null once sent, or when the route has none. */
+  warn_at: BigIntColumn | null;
   warned_at: BigIntColumn | null;
   escalations: number;
   claimed_by: string | null;

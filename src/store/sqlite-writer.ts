@@ -54,7 +54,7 @@ const runJobs = db.transaction((jobs) => jobs.map((job) => {
     const r = statement(step).run(step.params);
     if (step.expect !== undefined && r.changes !== step.expect) {
       const e = new Error(step.expectMessage || 'the row changed meanwhile');
-      e.code = 'LOOPGATE_STALE';
+      e.code = step.expectCode || 'LOOPGATE_STALE';
       throw e;
     }
     if (step.capture) out.push(Number(r.lastInsertRowid));
@@ -107,6 +107,8 @@ export interface WriteStep {
   /** Fail the transaction (code LOOPGATE_STALE) unless exactly this many rows changed: optimistic concurrency. */
   expect?: number;
   expectMessage?: string;
+  /** The error code reported when the guard fails (default LOOPGATE_STALE). */
+  expectCode?: string;
 }
 
 export class SqliteWriteError extends Error {

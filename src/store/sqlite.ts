@@ -91,6 +91,7 @@ export class SqliteStore extends Store {
     for (const w of batch) {
       steps.push({ name: 'insertDecision', params: DECISION_COLUMNS.map((c) => w.decision[c] ?? null) });
       for (const u of w.updates) steps.push({ name: 'updateDecision', params: [u.status, u.body, u.id, 'pending'] });
+      for (const q of w.extra ?? []) steps.push({ sql: q.sql, params: [...q.parameters] });
       for (const l of w.learning) steps.push({ name: 'insertLearning', params: LEARNING_COLUMNS.map((c) => l[c]), capture: true });
     }
     const seqs = await this.requireWriter().write([...steps, ...auditSteps(audit)]);
@@ -101,7 +102,9 @@ export class SqliteStore extends Store {
   protected async writeQueries(queries: Array<CompiledQuery | GuardedQuery>, audit?: PreparedAudit): Promise<void> {
     const steps = queries.map((q): WriteStep => {
       if ('sql' in q) return { sql: q.sql, params: [...q.parameters] };
-      return { sql: q.query.sql, params: [...q.query.parameters], expect: q.expectRows, expectMessage: q.conflict };
+      const step: WriteStep = { sql: q.query.sql, params: [...q.query.parameters], expect: q.expectRows, expectMessage: q.conflict };
+      if (q.code !== undefined) step.expectCode = q.code;
+      return step;
     });
     try {
       await this.requireWriter().write([...steps, ...auditSteps(audit)]);

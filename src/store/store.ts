@@ -7,7 +7,7 @@
 import { Kysely, Migrator, sql, type CompiledQuery, type Insertable, type Selectable } from 'kysely';
 import type { AuditInput } from '../core/audit/entry.js';
 import { decompose, nodeKey, type NodeId } from '../core/audit/proofs.js';
-import { LoopgateError } from '../core/errors.js';
+import { isErrorCode, LoopgateError, type ErrorCode } from '../core/errors.js';
 import type { Hash } from '../verify/merkle.js';
 import { AuditTreeState, type PreparedAudit } from './audit-tree.js';
 import { auditGuards, auditGuardTriggers, CodeMigrationProvider, type Dialect } from './migrations.js';
@@ -22,6 +22,10 @@ export interface DecisionWrite {
   learning: NewLearningRow[];
   /** Decisions this one resolves (e.g. an MFA event answering a challenge). */
   updates: Array<{ id: string; status: string; body: string }>;
+  /** Other rows the decision brings with it (the case a `review` opens, its webhook deliveries). */
+  extra?: CompiledQuery[];
+  /** Audit entries of those rows, besides the batch's own entry. */
+  audit?: AuditInput[];
 }
 
 export interface DecisionWriteResult {
@@ -83,13 +87,15 @@ export interface GuardedQuery {
   expectRows?: number;
   /** The conflict's detail for the caller. */
   conflict?: string;
+  /** The error code when the guard fails (default LOOPGATE_ERR_CONFLICT), e.g. LOOPGATE_ERR_NONCE_REUSED. */
+  code?: ErrorCode;
 }
 
-/** The SQLite writer reports a failed row-count guard by its code; it becomes the caller's conflict. */
+/** The SQLite writer reports a failed row-count guard by its code (LOOPGATE_STALE or the guard's own); it becomes the caller's error. */
 export function staleToConflict(e: unknown): unknown {
-  if (e instanceof Error && (e as { code?: string }).code === 'LOOPGATE_STALE') {
-    return new LoopgateError('LOOPGATE_ERR_CONFLICT', e.message);
-  }
+  const code = e instanceof Error ? (e as { code?: string }).code : undefined;
+  if (code === 'LOOPGATE_STALE') return new LoopgateError('LOOPGATE_ERR_CONFLICT', (e as Error).message);
+  if (code !== undefined && isErrorCode(code)) return new LoopgateError(code, (e as Error).message);
   return e;
 }
 

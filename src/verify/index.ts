@@ -40,3 +40,4 @@ export {
   type ParsedNote,
 } from './note.js';
 export { verifyEntry, type EntryProof, type EntryVerification } from './entry.js';
+export { verifyVerdictJws, type VerdictJwk } from './verdict.js';

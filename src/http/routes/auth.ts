@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { LoopgateError } from '../../core/errors.js';
 import type { Loopgate } from '../../loopgate.js';
-import type { SignedIn } from '../../services/auth.js';
+import type { PasskeyCeremony, SignedIn } from '../../services/auth.js';
+import { passkeyRelyingParty } from '../../services/passkey-rp.js';
 import { callerOf, SESSION_COOKIE } from '../auth.js';
 import { problemResponses } from '../schemas.js';
 
@@ -21,7 +22,31 @@ function sessionBody(s: SignedIn) {
   };
 }
 
+/** Options for navigator.credentials.create()/get(), and the challenge id to send back with the answer. */
+function ceremonyBody(c: PasskeyCeremony<unknown>) {
+  return { challenge_id: c.challengeId, expires_at: new Date(c.expiresAtMs).toISOString(), options: c.options };
+}
+
+/** The answer to a passkey ceremony: the challenge id from the options, and the PublicKeyCredential's toJSON(). */
+const passkeyAnswer = (extra: Record<string, unknown> = {}) => ({
+  type: 'object',
+  additionalProperties: false,
+  required: ['challenge_id', 'response'],
+  properties: {
+    challenge_id: str(64),
+    // Checked field by field by the passkey adapter; browsers add members of their own (clientExtensionResults, …).
+    response: { type: 'object', description: 'The PublicKeyCredential as JSON (its toJSON()).' },
+    ...extra,
+  },
+});
+
 export function registerAuthRoutes(app: FastifyInstance, lg: Loopgate): void {
+  // Resolved once; a relying party that cannot work is reported now and by every passkey endpoint, but does not
+  // stop a deployment that does not use passkeys.
+  const rp = passkeyRelyingParty(lg.config);
+  lg.auth.configurePasskeys(rp);
+  if (!rp.ok) lg.logger.warn({ problem: rp.problem }, 'passkeys are not available');
+
   const setCookie = (reply: FastifyReply, s: SignedIn) =>
     reply.setCookie(SESSION_COOKIE, s.token, {
       httpOnly: true,
@@ -91,6 +116,36 @@ export function registerAuthRoutes(app: FastifyInstance, lg: Loopgate): void {
     },
   );
 
+  app.post<{ Body: { id?: string } }>(
+    '/v1/auth/passkey/options',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Start a passkey sign-in: options for navigator.credentials.get() and the challenge id (valid 5 minutes, once). Without id, any passkey of this site may answer.',
+        body: { type: 'object', additionalProperties: false, properties: { id: str(128) } },
+        response: problemResponses(400, 429, 500),
+      },
+    },
+    async (request) => ceremonyBody(await lg.auth.passkeySignInOptions(request.body.id, request.ip)),
+  );
+
+  app.post<{ Body: { challenge_id: string; response: unknown } }>(
+    '/v1/auth/passkey',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in with a passkey: an active session at the passkey\u2019s assurance (AAL3 device-bound, AAL2 synced).',
+        body: passkeyAnswer(),
+        response: problemResponses(400, 401, 429, 500),
+      },
+    },
+    async (request, reply) => {
+      const s = await lg.auth.signInWithPasskey({ challengeId: request.body.challenge_id, response: request.body.response }, request.ip);
+      setCookie(reply, s);
+      return reply.code(201).send(sessionBody(s));
+    },
+  );
+
   app.post('/v1/auth/sign-out', { schema: { tags: ['auth'], summary: 'End the session.' } }, async (request, reply) => {
     const caller = callerOf(request);
     if (caller.session === undefined) throw notSession();
@@ -130,6 +185,78 @@ export function registerAuthRoutes(app: FastifyInstance, lg: Loopgate): void {
       const c = callerOf(request);
       if (c.session === undefined) throw notSession();
       return assuranceBody(await lg.auth.confirmTotp(c.session, c.principal, request.body.code, request.ip));
+    },
+  );
+
+  app.post(
+    '/v1/me/passkeys/options',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Start adding a passkey: options for navigator.credentials.create() and the challenge id. Needs a sign-in within 10 minutes (and AAL2 once a second factor exists).',
+        response: problemResponses(401, 403, 500),
+      },
+    },
+    async (request) => {
+      const c = callerOf(request);
+      if (c.session === undefined) throw notSession();
+      return ceremonyBody(await lg.auth.passkeyEnrolmentOptions(c.session, c.principal));
+    },
+  );
+
+  app.post<{ Body: { challenge_id: string; response: unknown; label?: string } }>(
+    '/v1/me/passkeys',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Add the passkey the browser created; the session is raised to what it proves.',
+        body: passkeyAnswer({ label: str(100) }),
+        response: problemResponses(400, 401, 403, 409, 500),
+      },
+    },
+    async (request, reply) => {
+      const c = callerOf(request);
+      if (c.session === undefined) throw notSession();
+      const { challenge_id, response, label } = request.body;
+      const added = await lg.auth.enrolPasskey(c.session, c.principal, { challengeId: challenge_id, response, ...(label === undefined ? {} : { label }) });
+      return reply.code(201).send({
+        passkey: { id: added.id, label: added.label, credential_id: added.credentialId, synced: added.synced, created_at: new Date(added.createdAtMs).toISOString() },
+        session: assuranceBody(added.session),
+      });
+    },
+  );
+
+  app.post(
+    '/v1/me/step-up/passkey/options',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Start a step-up with a passkey: options for navigator.credentials.get() listing your passkeys, and the challenge id.',
+        response: problemResponses(401, 403, 409, 500),
+      },
+    },
+    async (request) => {
+      const c = callerOf(request);
+      if (c.session === undefined) throw notSession();
+      return ceremonyBody(await lg.auth.passkeyStepUpOptions(c.session, c.principal));
+    },
+  );
+
+  app.post<{ Body: { challenge_id: string; response: unknown } }>(
+    '/v1/me/step-up/passkey',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Step the session up with a passkey: its acr and amr become the passkey\u2019s, auth_time now.',
+        body: passkeyAnswer(),
+        response: problemResponses(400, 401, 403, 409, 429, 500),
+      },
+    },
+    async (request) => {
+      const c = callerOf(request);
+      if (c.session === undefined) throw notSession();
+      const session = await lg.auth.stepUpWithPasskey(c.session, c.principal, { challengeId: request.body.challenge_id, response: request.body.response }, request.ip);
+      return assuranceBody(session);
     },
   );
 }

@@ -13,6 +13,7 @@ import { LoopgateError } from './core/errors.js';
 import { redactConfig } from './config/load.js';
 import { AuditService } from './services/audit.js';
 import { AuthService } from './services/auth.js';
+import { passkeyRelyingParty } from './services/passkey-rp.js';
 import { PrincipalService } from './services/principals.js';
 import { WebhookService } from './services/webhooks.js';
 import { CaseService } from './services/cases.js';
@@ -187,6 +188,10 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
 
     const principals = new PrincipalService({ store, clock, random });
     await principals.start();
+    // A relying party that cannot work is reported now and by every passkey endpoint, but does not stop a
+    // deployment that does not use passkeys.
+    const relyingParty = passkeyRelyingParty(config);
+    if (!relyingParty.ok) logger.warn({ problem: relyingParty.problem }, 'passkeys are not available');
     const auth = new AuthService(
       { store, clock, random, logger, principals },
       {
@@ -197,6 +202,7 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
         lockoutMs: config.auth.lockout_minutes * 60_000,
         setupCodeTtlMs: config.auth.setup_code_ttl_minutes * 60_000,
         issuer: 'Loopgate',
+        passkeys: relyingParty,
       },
     );
 
@@ -215,7 +221,9 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
     await audit.recordStartup(redactConfig(config) as unknown as Record<string, unknown>, modelVersion);
 
     const cases = new CaseService(
-      { store, clock, random, logger, principals, auth, webhooks, baselines, approval: await loadOrCreateApprovalKey(config.audit.key_directory) },
+      { store, clock, random, logger, principals, auth, webhooks, baselines, approval: await loadOrCreateApprovalKey(config.audit.key_directory),
+        passkeyOptions: async (principalId, challenge) => auth.passkeyRequestOptions(await principals.get(principalId), challenge).catch(() => undefined),
+      },
       {
         leaseMs: config.review.lease_minutes * 60_000,
         reportingLine: config.review.reporting_line_conflict,

@@ -99,6 +99,8 @@ export function isTrustedAtDecision(d: Decision, learning: LearningRule): boolea
   if (d.outcome !== 'allow' || d.fallback !== undefined || d.risk.level === 'unknown') return false;
   if (RISK_LEVELS.indexOf(d.risk.level) > RISK_LEVELS.indexOf(learning.maxLevel)) return false;
   if (d.event.type === 'session.signal') return false;
+  // What an exception let through teaches nothing: when the exception ends, the value is as unknown as before.
+  if (d.risk.reasons.some((r) => r.signal === 'exception')) return false;
   if ((d.event.type === 'login' || d.event.type === 'mfa') && d.event.result === 'failure') return false;
   return true;
 }

@@ -7,7 +7,7 @@
  * with the assurance it reached (acr, amr, auth time).
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { sql, type CompiledQuery } from 'kysely';
+import type { CompiledQuery } from 'kysely';
 import { uuidv7, type Clock, type Random } from '../core/clock.js';
 import type { AuditActor, AuditInput } from '../core/audit/entry.js';
 import { ACR, missingAssurance, stepUpChallenge, type Assurance, type AssuranceRequirement } from '../core/auth/assurance.js';
@@ -39,7 +39,7 @@ export interface AuthOptions {
   setupCodeTtlMs: number;
   /** Shown in authenticator apps. */
   issuer: string;
-  /** The WebAuthn relying party (passkeyRelyingParty(config)); also settable later with configurePasskeys(). */
+  /** The WebAuthn relying party (passkeyRelyingParty(config)); without one, passkey calls answer LOOPGATE_ERR_CONFIG_INVALID. */
   passkeys?: PasskeyRelyingParty;
 }
 
@@ -231,7 +231,7 @@ export class AuthService {
       store.db.deleteFrom('credentials').where('principal_id', '=', principal.id).where('type', '=', 'totp').where('confirmed', '=', 0).compile(),
       store.db
         .insertInto('credentials')
-        .values({ id: uuidv7(now, this.deps.random), principal_id: principal.id, type: 'totp', label: 'authenticator app', secret, counter: 0, confirmed: 0, created_at: now, last_used_at: null })
+        .values({ id: uuidv7(now, this.deps.random), principal_id: principal.id, type: 'totp', label: 'authenticator app', secret, credential_id: null, counter: 0, confirmed: 0, created_at: now, last_used_at: null })
         .compile(),
     ]);
     return { secret, uri: totpUri(secret, principal.id, this.options.issuer) };
@@ -277,11 +277,6 @@ export class AuthService {
 
   // ---- passkeys ----
 
-  /** Sets the relying party passkeys are scoped to (from passkeyRelyingParty(config)). */
-  configurePasskeys(rp: PasskeyRelyingParty): void {
-    this.passkeyRp = rp;
-  }
-
   /**
    * Options to create a passkey for the signed-in person. Only on a recent sign-in (see requireRecentProof), since
    * whoever holds the session could otherwise add their own way in.
@@ -316,12 +311,13 @@ export class AuthService {
     const assurance: Assurance = { acr: synced ? ACR.aal2 : ACR.aal3, amr: synced ? ['swk', 'user'] : ['hwk', 'user'], authTimeMs: now };
     const raised = this.elevation(session, principal, assurance, 'passkey', { credential_id: stored.credentialId });
     const { store } = this.deps;
+    // The unique index on credential_id refuses a racing second registration of the same id.
     await this.commitPasskeyUse(
       [
         this.spendPasskeyChallenge(input.challengeId, PASSKEY_PURPOSE.enrol),
         store.db
           .insertInto('credentials')
-          .values({ id, principal_id: principal.id, type: 'webauthn', label, secret: JSON.stringify(stored), counter: stored.counter, confirmed: 1, created_at: now, last_used_at: null })
+          .values({ id, principal_id: principal.id, type: 'webauthn', label, secret: JSON.stringify(stored), credential_id: stored.credentialId, counter: stored.counter, confirmed: 1, created_at: now, last_used_at: null })
           .compile(),
         raised.query,
       ],
@@ -334,7 +330,13 @@ export class AuthService {
         },
         raised.audit,
       ],
-    );
+    ).catch((e: unknown) => {
+      const m = (e as { message?: string; code?: string }).message ?? '';
+      if ((e as { code?: string }).code === '23505' || m.includes('credentials.credential_id')) {
+        throw new LoopgateError('LOOPGATE_ERR_CONFLICT', 'this passkey is registered already');
+      }
+      throw e;
+    });
     return { id, label, credentialId: stored.credentialId, synced, createdAtMs: now, session: raised.next };
   }
 
@@ -504,7 +506,7 @@ export class AuthService {
       factors.length > 0
         ? 'step up with a second factor first (POST /v1/me/step-up/passkey, or POST /v1/auth/totp)'
         : 'sign in again with your password first';
-    throw new LoopgateError('LOOPGATE_ERR_MFA_REQUIRED', `adding a passkey needs an authentication within the last ${PASSKEY_ENROL_MAX_AGE_S / 60} minutes: ${how}`, {
+    throw new LoopgateError('LOOPGATE_ERR_STEP_UP_REQUIRED', `adding a passkey needs an authentication within the last ${PASSKEY_ENROL_MAX_AGE_S / 60} minutes: ${how}`, {
       extra: { factors, ...missing, www_authenticate: stepUpChallenge(missing) },
     });
   }
@@ -527,14 +529,12 @@ export class AuthService {
 
   /** The confirmed passkey with this credential id, and whose it is. */
   private async findPasskey(credentialId: string): Promise<{ principalId: string } | undefined> {
-    // No column holds the credential id (it is inside the stored JSON), so LIKE narrows the rows and the parsed JSON
-    // decides; base64url has no % or \, and its _ (any one character in LIKE) only widens the match.
     const rows = await this.deps.store.db
       .selectFrom('credentials')
       .select(['principal_id', 'secret'])
+      .where('credential_id', '=', credentialId)
       .where('type', '=', 'webauthn')
       .where('confirmed', '=', 1)
-      .where(sql<boolean>`secret like ${`%"credentialId":"${credentialId}"%`}`)
       .execute();
     const matches = rows.filter((r) => parseStoredPasskey(r.secret)?.credentialId === credentialId);
     // Never more than one (enrolment refuses a known id); if the data says otherwise, no owner is better than a guess.

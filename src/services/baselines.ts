@@ -29,7 +29,8 @@ import {
   type SerialBaseline,
 } from '../core/risk/baseline.js';
 import type { Clock } from '../core/clock.js';
-import { MAX_UA_LENGTH } from '../core/risk/features.js';
+import { MAX_UA_LENGTH, type TrackedFeature } from '../core/risk/features.js';
+import type { BaselineException } from '../core/risk/exceptions.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from './logger.js';
 
@@ -64,6 +65,7 @@ export function observationFromDecision(body: string): Observation {
 }
 
 const SNAPSHOT_CHUNK = 500;
+const EXCEPTIONS_RELOAD_MS = 30_000;
 
 export class BaselineService {
   private readonly cache = new Map<string, Baseline>();
@@ -78,6 +80,9 @@ export class BaselineService {
   /** Every learning entry up to this sequence number is in some principal's stored snapshot. */
   private watermark = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Baseline exceptions in force, by actor: few, read on every decision, so all of them are kept in memory. */
+  private exceptions = new Map<string, BaselineException[]>();
+  private exceptionsTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
 
   constructor(
@@ -129,6 +134,34 @@ export class BaselineService {
       this.options.snapshotIntervalMs,
     );
     this.timer.unref();
+    await this.reloadExceptions();
+    // Another instance may add exceptions: they are read again now and then (this instance's own apply at once).
+    this.exceptionsTimer = setInterval(
+      () => void this.reloadExceptions().catch((e) => this.logger.error({ err: e }, 'reloading baseline exceptions failed')),
+      EXCEPTIONS_RELOAD_MS,
+    );
+    this.exceptionsTimer.unref();
+  }
+
+  /** The exceptions in force for an actor (none: undefined). */
+  exceptionsFor(actorKey: string): BaselineException[] | undefined {
+    return this.exceptions.get(actorKey);
+  }
+
+  /** Makes a committed exception apply at once in this process. */
+  addException(actorKey: string, exception: BaselineException): void {
+    this.exceptions.set(actorKey, [...(this.exceptions.get(actorKey) ?? []), exception]);
+  }
+
+  private async reloadExceptions(): Promise<void> {
+    const rows = await this.store.db.selectFrom('baseline_exceptions').selectAll().where('until', '>', this.clock.now()).execute();
+    const next = new Map<string, BaselineException[]>();
+    for (const r of rows) {
+      const list = next.get(r.actor_key) ?? [];
+      list.push({ feature: r.feature as TrackedFeature, value: r.value, until: r.until, reason: r.reason, created_by: r.created_by });
+      next.set(r.actor_key, list);
+    }
+    this.exceptions = next;
   }
 
   get globalStats(): Counts {
@@ -254,6 +287,7 @@ export class BaselineService {
 
   async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
+    clearInterval(this.exceptionsTimer);
     // A flush already under way may have started before the last changes: repeat until nothing is left.
     do await this.flushSnapshots();
     while (this.dirty.size > 0 || this.globalDirty);

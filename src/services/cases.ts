@@ -34,7 +34,8 @@ import {
 import { conflictOfInterest } from '../core/review/conflicts.js';
 import { countingRole, tally, type CountedVerdict, type VerdictKind, type VerdictLabel } from '../core/review/quorum.js';
 import { summariseBaseline, valueStats } from '../core/risk/baseline.js';
-import { TRACKED_FEATURES } from '../core/risk/features.js';
+import { TRACKED_FEATURES, type TrackedFeature } from '../core/risk/features.js';
+import type { BaselineException } from '../core/risk/exceptions.js';
 import type { ApprovalSigner } from '../adapters/approval-key.js';
 import type { CasesTable } from '../store/schema.js';
 import type { GuardedQuery, Store } from '../store/store.js';
@@ -429,6 +430,10 @@ export class CaseService {
     ];
 
     const t = tally(c.route, [...counting.earlier, { reviewer_id: caller.principal.id, role: counting.role, verdict: input.verdict }]);
+    // An exception rides on the approval that decides the case: if the case were then denied it must not apply.
+    if (input.baseline_exception !== undefined && t.state !== 'approved') {
+      throw invalid('/baseline_exception', t.state === 'waiting' ? 'give it with the approval that completes the quorum' : 'a baseline exception comes with an approval');
+    }
     let learn: { actorKey: string } | undefined;
     if (t.state === 'waiting') {
       const status = unclaimedStatus(c.row.escalations);
@@ -454,11 +459,12 @@ export class CaseService {
       const approvals = [...counting.earlierLabels, input.label];
       if (approvals.every((l) => l === 'confirmed_safe')) learn = { actorKey: `${c.decision.event.actor.kind}:${c.decision.event.actor.id}` };
     }
+    let exception: { actorKey: string; value: BaselineException } | undefined;
     if (input.baseline_exception !== undefined) {
-      if (!approved && input.verdict !== 'approve') throw invalid('/baseline_exception', 'a baseline exception comes with an approval');
       const ex = this.exception(c, input.baseline_exception, caller, now);
       queries.push(ex.query);
       inputs.push(ex.audit);
+      exception = { actorKey: ex.actorKey, value: ex.value };
     }
     if (learn !== undefined) queries.push(store.db.insertInto('learning').values({ actor_key: learn.actorKey, decision_id: c.decision.id, source: 'review', created_at: now }).compile());
     const reasons = [...counting.earlierReasons, payload.reason].filter((r) => r !== '');
@@ -470,6 +476,7 @@ export class CaseService {
     };
     await this.close(c, 'decided', resolution, actor, inputs, queries);
     if (learn !== undefined) await this.learnFrom(c, learn.actorKey);
+    if (exception !== undefined) this.deps.baselines.addException(exception.actorKey, exception.value);
     return { case: this.summary(await this.load(id), now), verdict: { id: verdictId, payload, proof: publicProof(proof) }, tally: t, decision: JSON.parse((await store.getDecision(c.decision.id))!.body) as unknown };
   }
 
@@ -828,7 +835,7 @@ export class CaseService {
     };
   }
 
-  private exception(c: LoadedCase, ex: NonNullable<VerdictInput['baseline_exception']>, caller: Caller, now: number): { query: CompiledQuery; audit: AuditInput } {
+  private exception(c: LoadedCase, ex: NonNullable<VerdictInput['baseline_exception']>, caller: Caller, now: number): { query: CompiledQuery; audit: AuditInput; actorKey: string; value: BaselineException } {
     const features = featuresOfStored(c.decision) as unknown as Record<string, unknown>;
     if (!(TRACKED_FEATURES as readonly string[]).includes(ex.feature)) throw invalid('/baseline_exception/feature', `one of ${TRACKED_FEATURES.join(', ')}`);
     const value = ex.value ?? features[ex.feature];
@@ -840,6 +847,8 @@ export class CaseService {
     const id = uuidv7(now, this.deps.random);
     const reason = (ex.reason ?? '').trim() || 'approved by review';
     return {
+      actorKey,
+      value: { feature: ex.feature as TrackedFeature, value, until, reason, created_by: caller.principal.id },
       query: this.deps.store.db.insertInto('baseline_exceptions').values({ id, actor_key: actorKey, feature: ex.feature, value, until, reason, created_by: caller.principal.id, created_at: now }).compile(),
       audit: {
         action: 'baseline.exception_added',

@@ -217,7 +217,7 @@ export class DecisionService {
     if (modelError === undefined) {
       try {
         risk = assessRisk(
-          { event, features, baseline, global: baselines.globalStats, velocity, nowMs: features.time_ms },
+          { event, features, baseline, global: baselines.globalStats, velocity, nowMs: features.time_ms, exceptions: baselines.exceptionsFor(actorKey) },
           this.options.risk,
           this.options.modelVersion,
         );

@@ -332,16 +332,21 @@ const migrations: Record<string, MigrationFactory> = {
     },
   }),
   // When a case's deadline warning is due (null once sent, or when its route has none): the sweeper's index.
-  '0004_case_warning': () => ({
+  '0004_review_indexes': () => ({
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('cases').addColumn('warn_at', 'bigint').execute();
       await db.schema.createIndex('cases_warn').on('cases').columns(['warn_at']).where(sql.ref('warn_at'), 'is not', null).execute();
       await db.schema.createIndex('cases_lease').on('cases').columns(['lease_until']).where(sql.ref('lease_until'), 'is not', null).execute();
       await db.schema.createIndex('labels_decision').on('labels').columns(['decision_id']).execute();
       await db.schema.createIndex('verdicts_reviewer').on('verdicts').columns(['reviewer_id', 'created_at']).execute();
+      // A passkey's credential id, unique: usernameless sign-in finds its owner by it, and a second registration of
+      // one id (even racing) is refused by the database.
+      await db.schema.alterTable('credentials').addColumn('credential_id', 'text').execute();
+      await db.schema.createIndex('credentials_credential_id').on('credentials').column('credential_id').unique().execute();
     },
     async down(db: Kysely<unknown>) {
-      for (const i of ['verdicts_reviewer', 'labels_decision', 'cases_lease', 'cases_warn']) await db.schema.dropIndex(i).ifExists().execute();
+      for (const i of ['credentials_credential_id', 'verdicts_reviewer', 'labels_decision', 'cases_lease', 'cases_warn']) await db.schema.dropIndex(i).ifExists().execute();
+      await db.schema.alterTable('credentials').dropColumn('credential_id').execute();
       await db.schema.alterTable('cases').dropColumn('warn_at').execute();
     },
   }),

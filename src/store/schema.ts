@@ -144,6 +144,8 @@ export interface CredentialsTable {
   secret: string;
   /** totp: the last accepted time step (the replay guard); webauthn: the signature counter. */
   counter: BigIntColumn;
+  /** webauthn: the credential id (base64url), unique; null for other types. */
+  credential_id: string | null;
   /** 0 while an enrolment waits for its first proof. */
   confirmed: number;
   created_at: BigIntColumn;

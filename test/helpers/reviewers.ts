@@ -7,6 +7,8 @@ import { generate } from 'otplib';
 import { expect } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import type { TestLoopgate } from './app.js';
+import { passkeyRelyingParty } from '../../src/services/passkey-rp.js';
+import { SoftAuthenticator } from './soft-authenticator.js';
 
 export const PASSWORD = 'correct horse battery staple';
 /** TOTP codes are accepted once per 30 s step: tests move the clock past the last step before the next code. */
@@ -71,4 +73,37 @@ export async function caseOf(t: TestLoopgate, decisionId: string): Promise<Recor
   const found = (list.json().cases as Array<Record<string, any>>).find((c) => c.decision_id === decisionId);
   expect(found, `no case for decision ${decisionId}`).toBeDefined();
   return found!;
+}
+
+/** Enrols a device-bound passkey (a software authenticator) for a reviewer right after their TOTP proof; returns it. */
+export async function enrolPasskey(t: TestLoopgate, r: Reviewer): Promise<SoftAuthenticator> {
+  const rp = passkeyRelyingParty(t.config);
+  if (!rp.ok) throw new Error(rp.problem);
+  const device = new SoftAuthenticator({ origin: rp.config.origins[0]!, rpId: rp.config.rpId });
+  await r.stepUp();
+  const options = await r.post('/v1/me/passkeys/options');
+  expect(options.statusCode, options.body).toBe(200);
+  const enrolled = await r.post('/v1/me/passkeys', { challenge_id: options.json().challenge_id, response: device.create(options.json().options) });
+  expect(enrolled.statusCode, enrolled.body).toBe(201);
+  return device;
+}
+
+/**
+ * Gives a verdict signed by the reviewer's passkey: asks for the challenge, has the device sign it, sends the
+ * assertion with the nonce. Returns the challenge (payload, nonce) and the response.
+ */
+export async function passkeyVerdict(
+  r: Reviewer,
+  device: SoftAuthenticator,
+  caseId: string,
+  verdict: { verdict: string; label: string; reason?: string },
+  tamper?: 'signature' | 'clientData',
+): Promise<{ challenge: Record<string, any>; assertion: unknown; res: LightMyRequestResponse }> {
+  const ch = await r.post(`/v1/cases/${caseId}/verdicts/challenge`, verdict);
+  expect(ch.statusCode, ch.body).toBe(201);
+  const challenge = ch.json();
+  expect(challenge.passkey, 'the reviewer has a passkey: the challenge carries request options').toBeDefined();
+  const assertion = device.get(challenge.passkey, tamper === undefined ? {} : { tamper });
+  const res = await r.post(`/v1/cases/${caseId}/verdicts`, { ...verdict, nonce: challenge.nonce, proof: { type: 'webauthn', response: assertion } });
+  return { challenge, assertion, res };
 }

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { STORES } from '../helpers/stores.js';
 import { buildHistory, FIREFOX_LINUX, iso, login, startTestLoopgate, T0, type TestLoopgate } from '../helpers/app.js';
-import { caseOf, decide, reviewer } from '../helpers/reviewers.js';
+import { caseOf, decide, enrolPasskey, passkeyVerdict, reviewer } from '../helpers/reviewers.js';
 import { verifyVerdictJws, type VerdictJwk } from '../../src/verify/verdict.js';
 import { verifyWebhookSignature } from '../../src/services/webhooks.js';
 
@@ -134,6 +134,49 @@ describe.each(STORES)('human review on %s', (store) => {
     expect(labels.map((l) => l.label)).toEqual(['unsure', 'confirmed_risk']);
   });
 
+  it('scenario 5: a privileged role change needs two people from two roles, each signing with a passkey (AAL3)', async () => {
+    t = await startTestLoopgate({ store });
+    const iam = await reviewer(t, 'ivy', ['iam_admin']);
+    const iam2 = await reviewer(t, 'ian', ['iam_admin']);
+    const sec = await reviewer(t, 'sol', ['security_analyst']);
+    const [ivyKey, ianKey, solKey] = [await enrolPasskey(t, iam), await enrolPasskey(t, iam2), await enrolPasskey(t, sec)];
+    const d = await decide(t, { type: 'role.change', subject: { id: 'erin' }, actor: { kind: 'human', id: 'hr-bot-owner' }, time: iso(t.clock.now()), roles: { before: ['analyst'], after: ['analyst', 'billing_admin'] } });
+    expect(d.review.route).toMatchObject({ name: 'privileged-change', quorum: 2, distinct_roles: true });
+    const c = await caseOf(t, d.id);
+
+    // TOTP (AAL2) is not enough for this route: a passkey is. (Enrolling raised each session to AAL3 for a while;
+    // five minutes later a TOTP step-up leaves it at AAL2.)
+    t.clock.advance(6 * MINUTE);
+    await iam.stepUp();
+    await iam.post(`/v1/cases/${c.id}/claim`);
+    const totpOnly = await iam.post(`/v1/cases/${c.id}/verdicts`, { verdict: 'approve', label: 'confirmed_safe', reason: 'ticket CHG-42' });
+    expect(totpOnly.statusCode).toBe(401);
+    expect(totpOnly.headers['www-authenticate']).toMatch(/acr_values="urn:loopgate:acr:aal3"/);
+    const first = await passkeyVerdict(iam, ivyKey, c.id, { verdict: 'approve', label: 'confirmed_safe', reason: 'ticket CHG-42' });
+    expect(first.res.statusCode, first.res.body).toBe(201);
+    expect(first.res.json()).toMatchObject({ case: { status: 'open' }, tally: { state: 'waiting', approvals: 1, needed: 2 }, verdict: { proof: { type: 'webauthn' } } });
+    expect((await t.get(`/v1/decisions/${d.id}`)).json().status).toBe('pending');
+
+    // A second IAM admin does not make two roles.
+    await iam2.post(`/v1/cases/${c.id}/claim`);
+    const sameRole = await iam2.post(`/v1/cases/${c.id}/verdicts/challenge`, { verdict: 'approve', label: 'confirmed_safe', reason: 'ok' });
+    expect(sameRole.statusCode).toBe(409);
+    expect(sameRole.json().code).toBe('LOOPGATE_ERR_ROLE_ALREADY_COUNTED');
+    await iam2.post(`/v1/cases/${c.id}/release`);
+
+    await sec.post(`/v1/cases/${c.id}/claim`);
+    const second = await passkeyVerdict(sec, solKey, c.id, { verdict: 'approve', label: 'confirmed_safe', reason: 'matches the approved change' });
+    expect(second.res.statusCode, second.res.body).toBe(201);
+    expect(second.res.json()).toMatchObject({ case: { status: 'decided', outcome: 'allow' }, tally: { state: 'approved', approvals: 2 }, decision: { status: 'final', resolution: { outcome: 'allow', by: 'review' } } });
+    // The stored proof is the assertion over SHA-256 of the canonical payload, with the reviewer's AAL3.
+    const rows = await t.lg.store.db.selectFrom('verdicts').select(['reviewer_id', 'role', 'body']).where('case_id', '=', c.id).orderBy('created_at').execute();
+    expect(rows.map((r) => [r.reviewer_id, r.role])).toEqual([['ivy', 'iam_admin'], ['sol', 'security_analyst']]);
+    const proof = JSON.parse(rows[1]!.body);
+    expect(proof.proof.challenge).toBe(second.challenge.challenge);
+    expect(proof.assurance.acr).toBe('urn:loopgate:acr:aal3');
+    expect(ianKey.credentialId).not.toBe(ivyKey.credentialId);
+  });
+
   it('deadlines: a warning, then the route’s on-timeout outcome (escalate, then deny), recorded and announced by webhook', async () => {
     t = await startTestLoopgate({ store });
     const received: Array<{ type: string; data: Record<string, unknown> }> = [];
@@ -175,6 +218,46 @@ describe.each(STORES)('human review on %s', (store) => {
       const h = r.headers as Record<string, string>;
       expect(verifyWebhookSignature(hook.secret, h['webhook-id']!, h['webhook-timestamp']!, r.body, h['webhook-signature']!)).toBe(true);
     }
+  });
+
+  it('a reviewer adds a time-limited baseline exception with an approval: it applies until it ends, and is recorded', async () => {
+    t = await startTestLoopgate({ store });
+    await buildHistory(t, 'bea', 30, T0);
+    const analyst = await reviewer(t, 'sam', ['security_analyst']);
+    const brazil = (time: number) => login('bea', time, { ip: '200.160.2.9', user_agent: FIREFOX_LINUX });
+    t.clock.advance(2 * HOUR);
+    const d = await decide(t, brazil(t.clock.now()));
+    expect(d.outcome).toBe('review');
+    const c = await caseOf(t, d.id);
+    await analyst.stepUp();
+    await analyst.post(`/v1/cases/${c.id}/claim`);
+    const until = iso(t.clock.now() + 10 * 86_400_000);
+    // Not confirmed_safe: nothing is learned, so only the exception can explain what follows.
+    const v = await analyst.post(`/v1/cases/${c.id}/verdicts`, {
+      verdict: 'approve',
+      label: 'benign_true_positive',
+      reason: 'bea is at the São Paulo office this week',
+      baseline_exception: { feature: 'country', until, reason: 'travelling in Brazil' },
+    });
+    expect(v.statusCode, v.body).toBe(201);
+    expect(v.json().decision.resolution).toMatchObject({ outcome: 'allow', learned: false });
+    const added = (await t.get(`/v1/audit/search?action=baseline.exception_added`)).json().entries[0].entry;
+    expect(added).toMatchObject({ actor: { id: 'sam' }, reason: 'travelling in Brazil', data: { feature: 'country', value: 'BR', until } });
+    expect((await analyst.get(`/v1/cases/${c.id}`)).json().baseline.exceptions).toEqual([{ feature: 'country', value: 'BR', until, reason: 'travelling in Brazil', created_by: 'sam' }]);
+
+    // While it holds, a sign-in from Brazil on her usual laptop is not held against her for the country.
+    t.clock.advance(3 * 86_400_000);
+    const during = await decide(t, login('bea', t.clock.now(), { ip: '200.160.2.9' }));
+    expect(during.risk.facts.new_country).toBeUndefined();
+    expect(during.risk.reasons.find((r: { signal: string }) => r.signal === 'network').contribution).toBeLessThanOrEqual(0);
+    expect(during.risk.reasons.map((r: { sentence: string }) => r.sentence)).toContainEqual(expect.stringMatching(/^baseline exception: country BR expected for bea until/));
+    expect(during.outcome).toBe('allow');
+
+    // Once it has ended, Brazil is as new as before.
+    t.clock.advance(8 * 86_400_000);
+    const after = await decide(t, login('bea', t.clock.now(), { ip: '200.160.2.9' }));
+    expect(after.risk.facts.new_country).toBe(true);
+    expect(after.outcome).not.toBe('allow');
   });
 
   it('a claim is a lease: it expires, and the case goes back to the queue', async () => {

@@ -294,7 +294,7 @@ describe.each(STORES)('passkeys on %s', (store) => {
     t.clock.advance(10 * 60_000 + 1);
     const refused = await t.post('/v1/me/passkeys/options', {}, bearer(stale));
     expect(refused.statusCode).toBe(401);
-    expect(refused.json()).toMatchObject({ code: 'LOOPGATE_ERR_MFA_REQUIRED', max_age: 600, factors: [] });
+    expect(refused.json()).toMatchObject({ code: 'LOOPGATE_ERR_STEP_UP_REQUIRED', max_age: 600, factors: [] });
     expect(refused.headers['www-authenticate']).toMatch(/error="insufficient_user_authentication"/);
     expect(refused.headers['www-authenticate']).toMatch(/max_age="600"/);
     expect(refused.headers['www-authenticate']).not.toMatch(/acr_values/);
@@ -315,7 +315,7 @@ describe.each(STORES)('passkeys on %s', (store) => {
     const second = authenticator(t);
     const aal1 = await t.post('/v1/me/passkeys/options', {}, bearer(passwordOnly));
     expect(aal1.statusCode).toBe(401);
-    expect(aal1.json()).toMatchObject({ code: 'LOOPGATE_ERR_MFA_REQUIRED', acr_values: [AAL2, AAL3], factors: ['webauthn'] });
+    expect(aal1.json()).toMatchObject({ code: 'LOOPGATE_ERR_STEP_UP_REQUIRED', acr_values: [AAL2, AAL3], factors: ['webauthn'] });
     expect(aal1.headers['www-authenticate']).toMatch(/acr_values="urn:loopgate:acr:aal2 urn:loopgate:acr:aal3"/);
 
     // The session that enrolled the first passkey is AAL3, but ten minutes later no longer recent; a step-up renews it.

@@ -9,6 +9,7 @@
 import type { LoopgateEvent } from '../events/schema.js';
 import { summariseBaseline, type Baseline, type BaselineSummary, type Counts, type Decay } from './baseline.js';
 import type { ContextFeatures } from './features.js';
+import { exceptionSentence, matchExceptions, type BaselineException } from './exceptions.js';
 import { assessContext, type FreemanConfig, type FreemanFacts, type SignalResult } from './freeman.js';
 import { assessTravel, type TravelConfig } from './travel.js';
 import { assessVelocity, type VelocityConfig, type VelocityObservation } from './velocity.js';
@@ -63,6 +64,8 @@ export interface RiskInputs {
   global: Counts;
   velocity: VelocityObservation | undefined;
   nowMs: number;
+  /** Time-limited exceptions to the actor's baseline (reviewers add them with an approval). */
+  exceptions?: readonly BaselineException[];
 }
 
 export const CONTEXT_MODEL_NAME = 'loopgate-context';
@@ -98,6 +101,13 @@ export function assessRisk(inputs: RiskInputs, config: RiskConfig, modelVersion:
       sentence: `session signal ${event.signal.kind}${event.signal.source ? ` from ${event.signal.source}` : ''} at level ${event.signal.level}${event.signal.reason ? `: ${event.signal.reason}` : ''}`,
       detail: { ...event.signal },
     });
+  }
+
+  const excepted = inputs.exceptions === undefined ? undefined : matchExceptions(features, inputs.exceptions, inputs.nowMs);
+  if (excepted !== undefined) {
+    for (const r of reasons) if (excepted.signals.has(r.signal) && r.contribution > 0) r.contribution = 0;
+    for (const f of excepted.facts) delete (facts as Record<string, unknown>)[f];
+    for (const e of excepted.matched) reasons.push({ signal: 'exception', contribution: 0, sentence: exceptionSentence(e, who), detail: { feature: e.feature, value: e.value } });
   }
 
   let logit = config.bias;

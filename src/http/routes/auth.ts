@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { LoopgateError } from '../../core/errors.js';
 import type { Loopgate } from '../../loopgate.js';
 import type { PasskeyCeremony, SignedIn } from '../../services/auth.js';
-import { passkeyRelyingParty } from '../../services/passkey-rp.js';
 import { callerOf, SESSION_COOKIE } from '../auth.js';
 import { problemResponses } from '../schemas.js';
 
@@ -41,11 +40,6 @@ const passkeyAnswer = (extra: Record<string, unknown> = {}) => ({
 });
 
 export function registerAuthRoutes(app: FastifyInstance, lg: Loopgate): void {
-  // Resolved once; a relying party that cannot work is reported now and by every passkey endpoint, but does not
-  // stop a deployment that does not use passkeys.
-  const rp = passkeyRelyingParty(lg.config);
-  lg.auth.configurePasskeys(rp);
-  if (!rp.ok) lg.logger.warn({ problem: rp.problem }, 'passkeys are not available');
 
   const setCookie = (reply: FastifyReply, s: SignedIn) =>
     reply.setCookie(SESSION_COOKIE, s.token, {

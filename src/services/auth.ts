@@ -187,8 +187,10 @@ export class AuthService {
       await this.recordFailure(keys, { kind: 'anonymous', id: `ip:${ip}` }, 'password', id);
       throw new LoopgateError('LOOPGATE_ERR_INVALID_CREDENTIALS', 'the account name or password is not valid');
     }
-    await this.clearFailures([`account:${id}`]);
     const factors = await this.secondFactors(principal.id);
+    // Failures are forgiven only when the whole sign-in succeeds: with a second factor still to come, a correct
+    // password must not wipe out the count of wrong codes (guessing them would otherwise never lock the account).
+    if (factors.length === 0) await this.clearFailures([`account:${id}`]);
     const now = this.deps.clock.now();
     const assurance: Assurance = { acr: ACR.aal1, amr: ['pwd'], authTimeMs: now };
     return this.openSession(principal, factors.length > 0 ? 'mfa_pending' : 'active', assurance, factors, ip);
@@ -223,7 +225,9 @@ export class AuthService {
   }
 
   /** Starts TOTP enrolment: a new secret (unconfirmed until a code from it is verified). */
-  async enrolTotp(principal: Principal): Promise<{ secret: string; uri: string }> {
+  async enrolTotp(session: SessionInfo, principal: Principal): Promise<{ secret: string; uri: string }> {
+    // A stale or stolen session must not add a way in (and with it mint a fresh step-up): see requireRecentProof.
+    await this.requireRecentProof(session, principal);
     const secret = newTotpSecret();
     const now = this.deps.clock.now();
     const { store } = this.deps;
@@ -250,6 +254,7 @@ export class AuthService {
       .orderBy('created_at', 'desc')
       .executeTakeFirst();
     if (pending === undefined) throw new LoopgateError('LOOPGATE_ERR_CONFLICT', 'no authenticator app enrolment is in progress; start one first');
+    await this.requireRecentProof(session, principal);
     const step = await verifyTotp(pending.secret, code, this.deps.clock.now(), 0);
     if (step === undefined) {
       await this.recordFailure(keys, this.actorOf(principal, session), 'totp', principal.id);
@@ -493,7 +498,7 @@ export class AuthService {
   }
 
   /**
-   * Adding a passkey needs a sign-in within PASSKEY_ENROL_MAX_AGE_S, and, for a person who already has a second
+   * Adding a second factor (a passkey, an authenticator app) needs a sign-in within PASSKEY_ENROL_MAX_AGE_S, and, for a person who already has a second
    * factor, a session proven with one (AAL2 or more): a stolen session, or one opened before the person enrolled
    * their first factor, must not be able to add a way in. Answered with the RFC 9470 step-up challenge.
    */
@@ -506,7 +511,7 @@ export class AuthService {
       factors.length > 0
         ? 'step up with a second factor first (POST /v1/me/step-up/passkey, or POST /v1/auth/totp)'
         : 'sign in again with your password first';
-    throw new LoopgateError('LOOPGATE_ERR_STEP_UP_REQUIRED', `adding a passkey needs an authentication within the last ${PASSKEY_ENROL_MAX_AGE_S / 60} minutes: ${how}`, {
+    throw new LoopgateError('LOOPGATE_ERR_STEP_UP_REQUIRED', `adding a second factor needs an authentication within the last ${PASSKEY_ENROL_MAX_AGE_S / 60} minutes: ${how}`, {
       extra: { factors, ...missing, www_authenticate: stepUpChallenge(missing) },
     });
   }

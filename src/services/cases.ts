@@ -312,6 +312,9 @@ export class CaseService {
     }
     const conflict = await this.conflict(as, c);
     if (conflict !== undefined) throw new LoopgateError(conflict.code, conflict.detail);
+    if ((await this.verdictsOf(c.row.id)).some((v) => v.reviewer_id === reviewer.id)) {
+      throw new LoopgateError('LOOPGATE_ERR_ALREADY_VOTED', `${reviewer.id} already gave a verdict on this case; one person counts once`);
+    }
     const leaseUntil = this.deps.clock.now() + this.options.leaseMs;
     await this.change(c, { status: 'claimed', claimed_by: reviewer.id, lease_until: leaseUntil }, [
       this.entry('case.assigned', this.deps.auth.callerActor(caller), c, { reason, data: { reviewer: reviewer.id, previous_holder: c.row.claimed_by, lease_until: new Date(leaseUntil).toISOString() } }),
@@ -331,8 +334,11 @@ export class CaseService {
 
   async comment(caller: Caller, id: string, text: string): Promise<void> {
     const c = await this.visible(caller, id);
-    if (this.reviewRoles(caller, c).length === 0 && !caller.permissions.has('cases:manage')) {
-      throw new LoopgateError('LOOPGATE_ERR_FORBIDDEN', 'only the case\u2019s reviewers and case managers comment on it');
+    if (!caller.permissions.has('cases:manage')) {
+      if (this.reviewRoles(caller, c).length === 0) throw new LoopgateError('LOOPGATE_ERR_FORBIDDEN', 'only the case\u2019s reviewers and case managers comment on it');
+      // Someone with a conflict does not get to sway the people who decide.
+      const conflict = await this.conflict(caller, c);
+      if (conflict !== undefined) throw new LoopgateError(conflict.code, conflict.detail);
     }
     await this.deps.store.write([], { inputs: [this.entry('case.commented', this.deps.auth.callerActor(caller), c, { data: { text } })], timeMs: this.deps.clock.now() });
     this.emit('case.commented', c, c.row.status);
@@ -746,10 +752,12 @@ export class CaseService {
   private async conflict(caller: Caller, c: LoadedCase) {
     const manager = caller.principal.attributes.manager;
     const reviewer = { id: caller.principal.id, ...(typeof manager === 'string' ? { manager } : {}) };
-    const actor = c.decision.event.actor;
-    // The sponsor Loopgate knows (the agent's own principal) wins over the one the event claims.
-    const agent = actor.kind === 'agent' ? await this.deps.principals.get(actor.id).catch(() => undefined) : undefined;
-    return conflictOfInterest(c.decision.event, reviewer, agent?.sponsor ?? undefined, { reportingLine: this.options.reportingLine });
+    const { actor, subject } = c.decision.event;
+    // Loopgate's records, looked up by id whatever kind the event claims, win over what the event says.
+    const sponsorOf = async (id: string) => (await this.deps.principals.get(id).catch(() => undefined))?.sponsor ?? undefined;
+    const [actorSponsor, subjectSponsor] = await Promise.all([sponsorOf(actor.id), sponsorOf(subject.id)]);
+    const sponsors = { ...(actorSponsor === undefined ? {} : { actor: actorSponsor }), ...(subjectSponsor === undefined ? {} : { subject: subjectSponsor }) };
+    return conflictOfInterest(c.decision.event, reviewer, sponsors, { reportingLine: this.options.reportingLine });
   }
 
   /**

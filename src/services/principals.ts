@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { uuidv7, type Clock, type Random } from '../core/clock.js';
-import type { AuditActor, AuditInput } from '../core/audit/entry.js';
+import { SYSTEM_ACTOR, type AuditActor, type AuditInput } from '../core/audit/entry.js';
 import { BUILTIN_ROLES, isPermission, ROLE_NAME, type Permission } from '../core/auth/roles.js';
 import { LoopgateError } from '../core/errors.js';
 import { checkExpression, scopeEnv } from '../core/policy/cel.js';
@@ -77,18 +77,41 @@ export class PrincipalService {
 
   /** Inserts the built-in roles a database does not have yet. */
   async start(): Promise<void> {
-    const have = new Set((await this.deps.store.db.selectFrom('roles').select('name').execute()).map((r) => r.name));
+    const rows = await this.deps.store.db.selectFrom('roles').select(['name', 'permissions', 'builtin']).execute();
+    const have = new Map(rows.map((r) => [r.name, r]));
     const missing = BUILTIN_ROLES.filter((r) => !have.has(r.name));
-    if (missing.length === 0) return;
+    // Built-in roles are defined by the code: a version that changes what one permits updates it, on the record.
+    const changed = BUILTIN_ROLES.filter((r) => {
+      const row = have.get(r.name);
+      return row !== undefined && row.builtin === 1 && row.permissions !== JSON.stringify(r.permissions);
+    });
+    if (missing.length === 0 && changed.length === 0) return;
     const now = this.deps.clock.now();
+    const { db } = this.deps.store;
     await this.write(
-      missing.map((r) =>
-        this.deps.store.db
-          .insertInto('roles')
-          .values({ name: r.name, description: r.description, permissions: JSON.stringify(r.permissions), builtin: 1, created_at: now })
-          .onConflict((oc) => oc.column('name').doNothing())
-          .compile(),
-      ),
+      [
+        ...missing.map((r) =>
+          db
+            .insertInto('roles')
+            .values({ name: r.name, description: r.description, permissions: JSON.stringify(r.permissions), builtin: 1, created_at: now })
+            .onConflict((oc) => oc.column('name').doNothing())
+            .compile(),
+        ),
+        ...changed.map((r) => db.updateTable('roles').set({ permissions: JSON.stringify(r.permissions), description: r.description }).where('name', '=', r.name).compile()),
+      ],
+      changed.length === 0
+        ? undefined
+        : {
+            inputs: changed.map((r) => ({
+              action: 'role.updated',
+              actor: SYSTEM_ACTOR,
+              target: { type: 'role', id: r.name },
+              reason: 'built-in role redefined by this version',
+              links: { previous: JSON.parse(have.get(r.name)!.permissions) as unknown },
+              data: { permissions: r.permissions },
+            })),
+            timeMs: now,
+          },
     );
   }
 

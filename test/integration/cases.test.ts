@@ -177,6 +177,24 @@ describe.each(STORES)('human review on %s', (store) => {
     expect(ianKey.credentialId).not.toBe(ivyKey.credentialId);
   });
 
+  it('scenario 4: an access request reaches only the requester’s manager, who approves it', async () => {
+    t = await startTestLoopgate({ store });
+    const mona = await reviewer(t, 'mona', ['manager']);
+    const other = await reviewer(t, 'otto', ['manager']);
+    const d = await decide(t, { type: 'access.request', subject: { id: 'erin', manager: 'mona' }, time: iso(t.clock.now()), entitlement: { id: 'finance-reports', application: 'erp' }, justification: 'quarter close' });
+    expect(d.review.route.name).toBe('manager-approval');
+    expect((await other.get('/v1/cases')).json().cases).toEqual([]);
+    const [c] = (await mona.get('/v1/cases')).json().cases;
+    expect(c).toMatchObject({ decision_id: d.id, route: 'manager-approval', subject: { id: 'erin' } });
+    await mona.post(`/v1/cases/${c.id}/claim`);
+    await mona.post(`/v1/cases/${c.id}/comments`, { text: 'checked with finance' });
+    const v = await mona.post(`/v1/cases/${c.id}/verdicts`, { verdict: 'approve', label: 'confirmed_safe' });
+    expect(v.statusCode, v.body).toBe(201);
+    expect(v.json().decision.resolution).toMatchObject({ outcome: 'allow', by: 'review' });
+    const timeline = (await mona.get(`/v1/cases/${c.id}`)).json().timeline;
+    expect(timeline.find((e: { action: string }) => e.action === 'case.commented')).toMatchObject({ actor: { id: 'mona' }, data: { text: 'checked with finance' } });
+  });
+
   it('deadlines: a warning, then the route’s on-timeout outcome (escalate, then deny), recorded and announced by webhook', async () => {
     t = await startTestLoopgate({ store });
     const received: Array<{ type: string; data: Record<string, unknown> }> = [];

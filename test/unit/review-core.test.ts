@@ -10,27 +10,34 @@ const off = { reportingLine: false };
 
 describe('conflicts of interest', () => {
   it('nobody decides about themselves, nor a change to their own privileges', () => {
-    expect(conflictOfInterest(ev({ type: 'login', subject: { id: 'sam' }, actor: { kind: 'human', id: 'sam' } }), { id: 'sam' }, undefined, off)?.code).toBe('LOOPGATE_ERR_SELF_REVIEW');
+    expect(conflictOfInterest(ev({ type: 'login', subject: { id: 'sam' }, actor: { kind: 'human', id: 'sam' } }), { id: 'sam' }, {}, off)?.code).toBe('LOOPGATE_ERR_SELF_REVIEW');
     const grant = ev({ type: 'role.change', subject: { id: 'sam' }, actor: { kind: 'human', id: 'ivy' }, roles: { added: ['admin'], removed: [] } });
-    expect(conflictOfInterest(grant, { id: 'sam' }, undefined, off)?.code).toBe('LOOPGATE_ERR_OWN_PRIVILEGE_CHANGE');
-    expect(conflictOfInterest(grant, { id: 'ivy' }, undefined, off)?.code).toBe('LOOPGATE_ERR_SELF_REVIEW');
-    expect(conflictOfInterest(grant, { id: 'ana' }, undefined, off)).toBeUndefined();
+    expect(conflictOfInterest(grant, { id: 'sam' }, {}, off)?.code).toBe('LOOPGATE_ERR_OWN_PRIVILEGE_CHANGE');
+    expect(conflictOfInterest(grant, { id: 'ivy' }, {}, off)?.code).toBe('LOOPGATE_ERR_SELF_REVIEW');
+    expect(conflictOfInterest(grant, { id: 'ana' }, {}, off)).toBeUndefined();
     const agentGrant = ev({ type: 'agent.action', subject: { id: 'svc' }, actor: { kind: 'agent', id: 'bot' }, action: { name: 'role.assign', target: { id: 'ana' } } });
-    expect(conflictOfInterest(agentGrant, { id: 'ana' }, undefined, off)?.code).toBe('LOOPGATE_ERR_OWN_PRIVILEGE_CHANGE');
+    expect(conflictOfInterest(agentGrant, { id: 'ana' }, {}, off)?.code).toBe('LOOPGATE_ERR_OWN_PRIVILEGE_CHANGE');
   });
 
   it('nobody decides what an agent they sponsor raised (sponsor from the principal, else the event)', () => {
     const action = ev({ type: 'agent.action', subject: { id: 'bob' }, actor: { kind: 'agent', id: 'bot', sponsor: 'carol' }, action: { name: 'mail.send' } });
-    expect(conflictOfInterest(action, { id: 'carol' }, undefined, off)?.code).toBe('LOOPGATE_ERR_SPONSOR_CONFLICT');
-    expect(conflictOfInterest(action, { id: 'dave' }, 'dave', off)?.code).toBe('LOOPGATE_ERR_SPONSOR_CONFLICT');
-    expect(conflictOfInterest(action, { id: 'carol' }, 'dave', off)).toBeUndefined();
+    expect(conflictOfInterest(action, { id: 'carol' }, {}, off)?.code).toBe('LOOPGATE_ERR_SPONSOR_CONFLICT');
+    expect(conflictOfInterest(action, { id: 'dave' }, { actor: 'dave' }, off)?.code).toBe('LOOPGATE_ERR_SPONSOR_CONFLICT');
+    expect(conflictOfInterest(action, { id: 'carol' }, { actor: 'dave' }, off)).toBeUndefined();
+    // Whatever kind the event claims: the reviewer's own id is their own action, and a recorded sponsor counts.
+    const disguised = ev({ type: 'transaction', subject: { id: 'bob' }, actor: { kind: 'agent', id: 'fay' }, amount: 1, currency: 'EUR', payee: { id: 'x' } });
+    expect(conflictOfInterest(disguised, { id: 'fay' }, {}, off)?.code).toBe('LOOPGATE_ERR_SELF_REVIEW');
+    const asHuman = ev({ type: 'transaction', subject: { id: 'bob' }, actor: { kind: 'human', id: 'pay-bot' }, amount: 1, currency: 'EUR', payee: { id: 'x' } });
+    expect(conflictOfInterest(asHuman, { id: 'fay' }, { actor: 'fay' }, off)?.code).toBe('LOOPGATE_ERR_SPONSOR_CONFLICT');
+    // Nor does anyone decide a case about an agent they sponsor.
+    expect(conflictOfInterest(asHuman, { id: 'gil' }, { subject: 'gil' }, off)?.code).toBe('LOOPGATE_ERR_SPONSOR_CONFLICT');
   });
 
   it('the reporting line is a conflict only when configured', () => {
     const req = ev({ type: 'access.request', subject: { id: 'bob', manager: 'mia' }, actor: { kind: 'human', id: 'bob' }, entitlement: { id: 'x' } });
-    expect(conflictOfInterest(req, { id: 'mia' }, undefined, off)).toBeUndefined();
-    expect(conflictOfInterest(req, { id: 'mia' }, undefined, { reportingLine: true })?.code).toBe('LOOPGATE_ERR_REPORTING_LINE_CONFLICT');
-    expect(conflictOfInterest(req, { id: 'eve', manager: 'bob' }, undefined, { reportingLine: true })?.code).toBe('LOOPGATE_ERR_REPORTING_LINE_CONFLICT');
+    expect(conflictOfInterest(req, { id: 'mia' }, {}, off)).toBeUndefined();
+    expect(conflictOfInterest(req, { id: 'mia' }, {}, { reportingLine: true })?.code).toBe('LOOPGATE_ERR_REPORTING_LINE_CONFLICT');
+    expect(conflictOfInterest(req, { id: 'eve', manager: 'bob' }, {}, { reportingLine: true })?.code).toBe('LOOPGATE_ERR_REPORTING_LINE_CONFLICT');
   });
 });
 

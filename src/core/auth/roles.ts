@@ -40,10 +40,11 @@ export const BUILTIN_ROLES: RoleDefinition[] = [
     description: 'Runs Loopgate: principals, roles, API keys, policies, webhooks; sees every case and the audit log.',
     permissions: ['decisions:read', 'cases:read_all', 'cases:manage', 'audit:read', 'principals:manage', 'policies:read', 'policies:manage', 'webhooks:manage'],
   },
-  { name: 'security_analyst', description: 'Reviews risky sign-ins and session signals.', permissions: ['decisions:read', 'policies:read'] },
-  { name: 'fraud_analyst', description: 'Reviews suspicious transactions.', permissions: ['decisions:read', 'policies:read'] },
-  { name: 'manager', description: "Approves their reports' access requests.", permissions: ['decisions:read'] },
-  { name: 'iam_admin', description: 'Reviews role changes, sensitive access and agents’ high-impact actions.', permissions: ['decisions:read', 'policies:read'] },
+  // Reviewers see decisions through their cases (scoped), not by id: no decisions:read.
+  { name: 'security_analyst', description: 'Reviews risky sign-ins and session signals.', permissions: ['policies:read'] },
+  { name: 'fraud_analyst', description: 'Reviews suspicious transactions.', permissions: ['policies:read'] },
+  { name: 'manager', description: "Approves their reports' access requests.", permissions: [] },
+  { name: 'iam_admin', description: 'Reviews role changes, sensitive access and agents’ high-impact actions.', permissions: ['policies:read'] },
   { name: 'auditor', description: 'Reads the audit log and every case, changes nothing.', permissions: ['decisions:read', 'cases:read_all', 'audit:read', 'policies:read'] },
   { name: 'ml_owner', description: 'Owns the risk models.', permissions: ['decisions:read', 'models:manage', 'policies:read'] },
   {

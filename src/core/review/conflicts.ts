@@ -1,6 +1,7 @@
 /**
  * Conflicts of interest, decided server-side before any verdict counts. Pure: the caller passes what it knows
- * about the case's event and the reviewer (and the sponsor of the acting agent, looked up from its principal).
+ * about the case's event and the reviewer, and the sponsors Loopgate has on record for the event's actor and
+ * subject (looked up by id, whatever kind the event claims: an event cannot talk its way out of a conflict).
  */
 import type { ErrorCode } from '../errors.js';
 import type { LoopgateEvent } from '../events/schema.js';
@@ -31,7 +32,13 @@ function privilegeTargets(event: LoopgateEvent): string[] {
   return [];
 }
 
-export function conflictOfInterest(event: LoopgateEvent, reviewer: ReviewerFacts, agentSponsor: string | undefined, options: ConflictOptions): Conflict | undefined {
+/** Sponsors on record (from the principals) of the event's actor and subject, when they are agents or services. */
+export interface RecordedSponsors {
+  actor?: string;
+  subject?: string;
+}
+
+export function conflictOfInterest(event: LoopgateEvent, reviewer: ReviewerFacts, sponsors: RecordedSponsors, options: ConflictOptions): Conflict | undefined {
   const privilegeChange = event.type === 'role.change' || event.type === 'access.request';
   if (event.subject.id === reviewer.id) {
     return privilegeChange
@@ -41,14 +48,17 @@ export function conflictOfInterest(event: LoopgateEvent, reviewer: ReviewerFacts
   if (privilegeTargets(event).includes(reviewer.id)) {
     return { code: 'LOOPGATE_ERR_OWN_PRIVILEGE_CHANGE', detail: `${reviewer.id} cannot decide an action that changes their own roles or credentials` };
   }
-  if (event.actor.id === reviewer.id && event.actor.kind === 'human') {
+  // Principal ids are unique across kinds: whatever kind the event claims, the reviewer's own id is their action.
+  if (event.actor.id === reviewer.id) {
     return { code: 'LOOPGATE_ERR_SELF_REVIEW', detail: `${reviewer.id} cannot decide a case raised by their own action` };
   }
-  if (event.actor.kind === 'agent') {
-    const sponsor = agentSponsor ?? event.actor.sponsor;
-    if (sponsor === reviewer.id) {
-      return { code: 'LOOPGATE_ERR_SPONSOR_CONFLICT', detail: `${reviewer.id} sponsors agent ${event.actor.id}, which raised this case` };
-    }
+  // The sponsor on record wins; the one an agent event names counts only when Loopgate has none.
+  const actorSponsor = sponsors.actor ?? (event.actor.kind === 'agent' ? event.actor.sponsor : undefined);
+  if (actorSponsor === reviewer.id) {
+    return { code: 'LOOPGATE_ERR_SPONSOR_CONFLICT', detail: `${reviewer.id} sponsors ${event.actor.id}, which raised this case` };
+  }
+  if (sponsors.subject === reviewer.id) {
+    return { code: 'LOOPGATE_ERR_SPONSOR_CONFLICT', detail: `${reviewer.id} sponsors ${event.subject.id}, whom this case is about` };
   }
   if (options.reportingLine) {
     if (event.subject.manager === reviewer.id || (reviewer.manager !== undefined && reviewer.manager === event.subject.id)) {

@@ -163,7 +163,7 @@ export function registerAuthRoutes(app: FastifyInstance, lg: Loopgate): void {
   app.post('/v1/me/totp', { schema: { tags: ['auth'], summary: 'Start enrolling an authenticator app: a new secret and its otpauth:// URI (for a QR code).' } }, async (request, reply) => {
     const c = callerOf(request);
     if (c.session === undefined) throw notSession();
-    return reply.code(201).send(await lg.auth.enrolTotp(c.principal));
+    return reply.code(201).send(await lg.auth.enrolTotp(c.session, c.principal));
   });
 
   app.post<{ Body: { code: string } }>(

@@ -22,6 +22,10 @@ export class PostgresStore extends Store {
 
   static open(url: string, options: PostgresOptions): PostgresStore {
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize });
+    // An idle connection the server ends (a restart, a failover, an administrator) is reported here; unhandled, it
+    // would crash the process. The pool has already dropped it and the next query connects anew; a query that was
+    // running fails on its own and its caller reports it.
+    pool.on('error', () => undefined);
     return new PostgresStore(pool, url);
   }
 

@@ -79,7 +79,7 @@ describe.each(STORES)('verdict replay on %s', (store) => {
     expect(keys).toHaveLength(1);
     expect(verdict.proof.kid).toBe(keys[0]!.kid);
     expect(await verifyVerdictJws(verdict.proof.jws, ch.payload, keys[0]!)).toBe(true);
-    for (const change of [{ verdict: 'approve' }, { label: 'confirmed_safe' }, { reason: 'fine' }, { reviewer_id: 'fred' }, { case_id: c.id.replace(/.$/, '0') }, { approved_sha256: 'x' }, { nonce: 'n' }]) {
+    for (const change of [{ verdict: 'approve' }, { label: 'confirmed_safe' }, { reason: 'fine' }, { reviewer_id: 'fred' }, { case_id: c.id.replace(/.$/, (last) => (last === '0' ? '1' : '0')) }, { approved_sha256: 'x' }, { nonce: 'n' }]) {
       expect(await verifyVerdictJws(verdict.proof.jws, { ...ch.payload, ...change }, keys[0]!), JSON.stringify(change)).toBe(false);
     }
     // The stored verdict carries the same proof: the database copy verifies too.

@@ -132,7 +132,7 @@ export class CaseService {
   // ---- opening: called by the decision service, inside the decision's own transaction ----
 
   /** The rows and audit entries a `review` decision brings: its case, and the `case.opened` webhook deliveries. */
-  async opened(decision: Decision, nowMs: number): Promise<{ queries: CompiledQuery[]; audit: AuditInput[] }> {
+  async opened(decision: Decision, nowMs: number): Promise<{ caseId: string; queries: CompiledQuery[]; audit: AuditInput[] }> {
     const route = decision.review?.route ?? UNROUTED;
     const id = uuidv7(nowMs, this.deps.random);
     const deadline = nowMs + route.timeout * 1000;
@@ -158,6 +158,7 @@ export class CaseService {
     const { store } = this.deps;
     const deliveries = await this.deps.webhooks.deliveriesFor(this.outbound('case.opened', row, nowMs, { route: route.name }));
     return {
+      caseId: id,
       queries: [store.db.insertInto('cases').values(row).compile(), ...deliveries],
       audit: [
         {
@@ -171,15 +172,10 @@ export class CaseService {
     };
   }
 
-  /** Tells listeners (the event stream) about cases a decision commit opened. Called once the commit is durable. */
-  announceOpened(decisionId: string): void {
-    void this.deps.store.db
-      .selectFrom('cases')
-      .select(['id', 'status'])
-      .where('decision_id', '=', decisionId)
-      .executeTakeFirst()
-      .then((r) => r !== undefined && this.events.emit('case', { type: 'case.opened', case_id: r.id, decision_id: decisionId, status: r.status }))
-      .catch(() => undefined);
+  /** Tells listeners (the event stream) about a case a decision commit opened. Called once the commit is durable. */
+  announceOpened(decisionId: string, caseId: string): void {
+    const event: CaseEvent = { type: 'case.opened', case_id: caseId, decision_id: decisionId, status: 'open' };
+    this.events.emit('case', event);
   }
 
   // ---- reading ----

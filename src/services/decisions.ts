@@ -48,9 +48,9 @@ export interface DecisionDeps {
 }
 
 export interface ReviewOpener {
-  opened(decision: Decision, nowMs: number): Promise<{ queries: CompiledQuery[]; audit: AuditInput[] }>;
+  opened(decision: Decision, nowMs: number): Promise<{ caseId: string; queries: CompiledQuery[]; audit: AuditInput[] }>;
   /** Called once the decision that opened a case is durable. */
-  announceOpened(decisionId: string): void;
+  announceOpened(decisionId: string, caseId: string): void;
 }
 
 export interface DecideOptions {
@@ -294,14 +294,14 @@ export class DecisionService {
 
     const write: DecisionWrite = { decision: decisionRow(decision, json, actorKey, now), learning, updates };
     // A review opens its case in the same transaction: no decision waits for a person without a case to decide it.
-    const opens = decision.outcome === 'review' && this.deps.reviews !== undefined;
-    if (opens) {
-      const opened = await this.deps.reviews!.opened(decision, now);
+    const reviews = decision.outcome === 'review' ? this.deps.reviews : undefined;
+    const opened = reviews === undefined ? undefined : await reviews.opened(decision, now);
+    if (opened !== undefined) {
       write.extra = opened.queries;
       write.audit = opened.audit;
     }
     const result = await this.committer.submit(write);
-    if (opens) this.deps.reviews!.announceOpened(decision.id);
+    if (opened !== undefined) reviews!.announceOpened(decision.id, opened.caseId);
     learning.forEach((l, i) => baselines.learn(l.actor_key, result.learningSeqs[i]!, observations[i]!));
     return { decision, json };
   }

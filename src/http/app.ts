@@ -11,6 +11,7 @@ import { registerAuthRoutes } from './routes/auth.js';
 import { registerPrincipalRoutes } from './routes/principals.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerCaseRoutes } from './routes/cases.js';
+import { registerConsoleRoutes } from './routes/console.js';
 import { LoopgateError } from '../core/errors.js';
 import type { Loopgate } from '../loopgate.js';
 import { sendProblem, toLoopgateError } from './problem.js';
@@ -117,6 +118,7 @@ export async function buildHttpApp(lg: Loopgate, options: HttpOptions = {}): Pro
   registerPolicyRoutes(app, lg);
   registerAuditRoutes(app, lg);
   registerOpenApiRoute(app);
+  await registerConsoleRoutes(app);
   await app.ready();
   return app;
 }

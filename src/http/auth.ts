@@ -80,6 +80,9 @@ export const ACCESS: Record<string, Access> = {
   'GET /v1/webhooks/dead-letters': 'webhooks:manage',
   'POST /v1/webhooks/deliveries/:id/retry': 'webhooks:manage',
   'GET /v1/keys/approval': 'signed_in',
+  // The console's static files (dist/console): public, as the sign-in page must load before anyone signs in.
+  'GET /*': 'public',
+  'HEAD /*': 'public',
 };
 
 export const SESSION_COOKIE = 'loopgate_session';

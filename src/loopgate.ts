@@ -17,6 +17,7 @@ import { passkeyRelyingParty } from './services/passkey-rp.js';
 import { PrincipalService } from './services/principals.js';
 import { WebhookService } from './services/webhooks.js';
 import { CaseService } from './services/cases.js';
+import { StatsService } from './services/stats.js';
 import { loadOrCreateApprovalKey } from './adapters/approval-key.js';
 import { BaselineService } from './services/baselines.js';
 import { DecisionService } from './services/decisions.js';
@@ -76,6 +77,7 @@ export interface Loopgate {
   auth: AuthService;
   webhooks: WebhookService;
   cases: CaseService;
+  stats: StatsService;
   /** True once started and until close() begins. */
   isReady(): boolean;
   close(): Promise<void>;
@@ -266,6 +268,7 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
       auth,
       webhooks,
       cases,
+      stats: new StatsService({ store, clock }),
       isReady: () => ready,
       close: () => {
         ready = false;

@@ -12,6 +12,7 @@ import { registerPrincipalRoutes } from './routes/principals.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerCaseRoutes } from './routes/cases.js';
 import { registerConsoleRoutes } from './routes/console.js';
+import { registerStatsRoutes } from './routes/stats.js';
 import { LoopgateError } from '../core/errors.js';
 import type { Loopgate } from '../loopgate.js';
 import { sendProblem, toLoopgateError } from './problem.js';
@@ -113,6 +114,7 @@ export async function buildHttpApp(lg: Loopgate, options: HttpOptions = {}): Pro
   registerPrincipalRoutes(app, lg);
   registerWebhookRoutes(app, lg);
   registerCaseRoutes(app, lg);
+  registerStatsRoutes(app, lg);
   registerDecisionRoutes(app, lg);
   registerAuthzenRoutes(app, lg);
   registerPolicyRoutes(app, lg);

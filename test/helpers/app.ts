@@ -57,6 +57,8 @@ export async function startTestLoopgate(options: TestOptions): Promise<TestLoopg
       'policy.watch': false,
       'geoip.enabled': false,
       'log.level': 'silent',
+      // Tests move the clock themselves and call lg.cases.sweep() when they mean to: no sweep at a random moment.
+      'review.sweep_interval_ms': 600_000,
       ...options.overrides,
     },
   });

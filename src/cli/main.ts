@@ -7,6 +7,7 @@ import { LoopgateError } from '../core/errors.js';
 import { runAuditExport, runAuditRotateKey, runAuditVerify } from './commands/audit.js';
 import { runConfigPrint } from './commands/config.js';
 import { runDecide } from './commands/decide.js';
+import { runDemoCommand } from './commands/demo.js';
 import { runMigrate } from './commands/migrate.js';
 import { runPolicyValidate } from './commands/policy.js';
 import { runApiKeyCreate, runPrincipalCreate } from './commands/principals.js';
@@ -31,6 +32,18 @@ program
   .option('-p, --port <port>', 'TCP port (LOOPGATE_PORT)', (v) => Number(v))
   .option('--policy-dir <dir>', 'policy bundle directory (LOOPGATE_POLICY_DIR)')
   .action(runStart);
+
+program
+  .command('demo')
+  .description('run Loopgate on a fresh SQLite database in a temporary directory, with sample reviewers and a stream of synthetic events that opens cases')
+  .option('--host <host>', 'interface to listen on (LOOPGATE_HOST)')
+  .option('-p, --port <port>', 'TCP port (LOOPGATE_PORT; default 7470, 0 picks a free one)', (v) => Number(v))
+  .option('--rate <events-per-second>', 'pace of the stream (default 0.4: one event every 2.5 s)', (v) => Number(v))
+  .option('--events <n>', 'stop the stream after n events (Loopgate keeps running unless --exit)', (v) => Number(v))
+  .option('--exit', 'shut down once the stream has stopped (with --events)')
+  .option('--seed <n>', 'seed of the stream\'s random choices, to repeat a run', (v) => Number(v))
+  .addOption(configOption())
+  .action(runDemoCommand);
 
 program
   .command('migrate')

@@ -109,7 +109,7 @@ export function registerAuth(app: FastifyInstance, lg: Loopgate): void {
     if (url === undefined) return; // not found: the 404 handler answers
     const access = accessOf(request.method, url);
     if (access === undefined) throw new LoopgateError('LOOPGATE_ERR_FORBIDDEN', `${request.method} ${url} has no access rule; it is refused to everyone`);
-    const caller = await resolveCaller(request, lg);
+    const caller = await resolveCaller(request, lg, access === 'public');
     if (caller !== undefined) request.caller = caller;
     if (access === 'public') return;
     if (caller === undefined) {
@@ -127,7 +127,7 @@ export function registerAuth(app: FastifyInstance, lg: Loopgate): void {
   });
 }
 
-async function resolveCaller(request: FastifyRequest, lg: Loopgate): Promise<Caller | undefined> {
+async function resolveCaller(request: FastifyRequest, lg: Loopgate, publicRoute: boolean): Promise<Caller | undefined> {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const m = /^Bearer\s+(\S+)$/i.exec(header);
@@ -141,8 +141,14 @@ async function resolveCaller(request: FastifyRequest, lg: Loopgate): Promise<Cal
   const cookie = request.cookies?.[SESSION_COOKIE];
   if (cookie === undefined || cookie === '') return undefined;
   const csrf = request.headers['x-csrf-token'];
-  const caller = await lg.auth.authenticateCookie(cookie, typeof csrf === 'string' ? csrf : undefined, UNSAFE.has(request.method));
-  return caller;
+  try {
+    return await lg.auth.authenticateCookie(cookie, typeof csrf === 'string' ? csrf : undefined, UNSAFE.has(request.method));
+  } catch (e) {
+    // A public route (signing in again, setup) does not act for the cookie's session: without its CSRF token the
+    // cookie is ignored there, so a tab that lost the token can still sign in. Everywhere else it is refused.
+    if (publicRoute && e instanceof LoopgateError && e.code === 'LOOPGATE_ERR_CSRF') return undefined;
+    throw e;
+  }
 }
 
 /** The authenticated caller of a route that requires one. */

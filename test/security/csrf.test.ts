@@ -95,4 +95,15 @@ describe.each(STORES)('CSRF on %s', (store) => {
     const timeline = (await t.get(`/v1/cases/${c.id}`, s.jar)).json().timeline.map((e: { action: string }) => e.action);
     expect(timeline).toEqual(['case.opened', 'case.claimed', 'case.commented', 'case.verdict', 'decision.resolved']);
   });
+
+  it('a cookie without its token is ignored by sign-in (a tab that lost the token signs in again), and still refused elsewhere', async () => {
+    t = await startTestLoopgate({ store });
+    await reviewer(t, 'hal', ['fraud_analyst']);
+    t.clock.advance(TOTP_STEP_MS);
+    const s = await cookieSignIn('hal');
+    const again = await t.post('/v1/auth/password', { id: 'hal', password: PASSWORD }, s.jar);
+    expect(again.statusCode, again.body).toBe(201);
+    expect(again.json().csrf_token).not.toBe(s.csrf);
+    expectProblem(await t.post('/v1/auth/sign-out', {}, s.jar), 403, 'LOOPGATE_ERR_CSRF');
+  });
 });

@@ -1,0 +1,355 @@
+/**
+ * The reviewer console in a real browser (Debian's Chromium through playwright-core) against a test Loopgate on
+ * SQLite listening on a real port: sign-in with password and TOTP, the live queue, a case, claiming, the step-up
+ * prompt, a server-signed verdict, the audit log verified in the browser; passkeys through Chromium's virtual
+ * authenticator; scope; a refused step-up. Needs `npm run build` first: the server serves dist/console.
+ *
+ * The server runs on a test clock; TOTP codes are computed for t.clock.now(), whatever the browser's clock says.
+ * The clock is not the fixed T0 of the other tests, though: the session cookie's Expires comes from the server's
+ * clock (sign-in + 12 h), and Chromium drops a cookie that expired by its own, real clock. So the test clock starts
+ * at 09:00 UTC on a day near the real date (the same time of day in every run, so the risk scores are the same). The page is opened on http://localhost:<port> because passkeys need the relying
+ * party's origin (derived from server.port: http://localhost:<port>), not 127.0.0.1.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
+import { buildHistory, FIREFOX_LINUX, login, startTestLoopgate, TestClock, type TestLoopgate } from '../helpers/app.js';
+import { openBrowser, type TestBrowser } from '../helpers/browser.js';
+import { caseOf, decide, PASSWORD, reviewer, totpAt, TOTP_STEP_MS, type Reviewer } from '../helpers/reviewers.js';
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const TEST_TIMEOUT = 90_000;
+const SCREENSHOTS = 'test-results/screenshots';
+const UI_TIMEOUT = 15_000;
+
+/** 09:00 UTC today, or tomorrow when today's would make a session opened now expire within the hour (12 h sessions). */
+function nearRealNine(): number {
+  const now = Date.now();
+  const nine = new Date(now);
+  nine.setUTCHours(9, 0, 0, 0);
+  let t0 = nine.getTime();
+  if (t0 + 11 * HOUR < now) t0 += 24 * HOUR;
+  return t0;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+  return port;
+}
+
+describe('reviewer console in Chromium', () => {
+  let t: TestLoopgate | undefined;
+  let browser: TestBrowser | undefined;
+  let problems: string[] = [];
+
+  afterEach(async () => {
+    await browser?.close();
+    browser = undefined;
+    await t?.close();
+    t = undefined;
+  });
+
+  /** A test Loopgate on a real port whose passkey relying party is http://localhost:<port>, and a fresh browser. */
+  async function start(): Promise<{ t: TestLoopgate; base: string; page: Page }> {
+    expect(existsSync('dist/console/index.html'), 'run `npm run build` first: the server serves dist/console').toBe(true);
+    const port = await freePort();
+    t = await startTestLoopgate({ store: 'sqlite', overrides: { 'server.port': port }, clock: new TestClock(nearRealNine()) });
+    await t.app.listen({ port, host: '127.0.0.1' });
+    browser = await openBrowser();
+    const page = await browser.context.newPage();
+    page.setDefaultTimeout(UI_TIMEOUT);
+    problems = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+    });
+    return { t, base: `http://localhost:${port}`, page };
+  }
+
+  /** A human admin, so the first-admin setup is done (the test client is a service). */
+  async function withAdmin(t: TestLoopgate): Promise<void> {
+    const res = await t.post('/v1/principals', { id: 'ada', password: PASSWORD, roles: [{ role: 'admin' }] });
+    expect(res.statusCode, res.body).toBe(201);
+  }
+
+  /** Scenario 1 of test/integration/cases.test.ts: 30 ordinary logins (buildHistory), then alice on a new laptop with Firefox on Linux. */
+  function riskyLogin(t0: number) {
+    return login('alice', t0 - HOUR / 2, { user_agent: FIREFOX_LINUX, device_id: 'alice-new-laptop' }, { subject: { id: 'alice', region: 'EU' } });
+  }
+
+  async function shot(page: Page, name: string): Promise<void> {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
+  }
+
+  /** Waits for the locator; on a timeout, the error says what the page showed instead. */
+  async function visible(locator: Locator): Promise<Locator> {
+    try {
+      await locator.first().waitFor({ state: 'visible' });
+    } catch (e) {
+      const page = locator.page();
+      const text = await page.locator('body').innerText().catch(() => '(no page text)');
+      throw new Error(`${(e as Error).message.split('\n')[0]}\nat ${page.url()}, the page showed:\n${text.slice(0, 1500)}`);
+    }
+    return locator;
+  }
+
+  /** Password, then the authenticator app's code for the server's now (one TOTP step after the last code used). */
+  async function signIn(page: Page, t: TestLoopgate, r: Reviewer, screenshot?: string): Promise<void> {
+    t.clock.advance(TOTP_STEP_MS);
+    await visible(page.getByRole('heading', { name: 'Sign in' }));
+    if (screenshot !== undefined) await shot(page, screenshot);
+    await page.locator('#signin-account').fill(r.id);
+    await page.locator('#signin-password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await visible(page.getByRole('heading', { name: 'Second factor' }));
+    await page.getByLabel('Code', { exact: true }).fill(await totpAt(r.totpSecret, t.clock.now()));
+    await page.getByRole('button', { name: 'Verify', exact: true }).click();
+    await visible(page.getByRole('heading', { name: 'Review queue' }));
+    expect(await page.getByTestId('signed-in-as').textContent()).toBe(r.id);
+  }
+
+  async function fillVerdict(page: Page, reason: string): Promise<void> {
+    await page.getByRole('radio', { name: /^approve/ }).check();
+    await page.getByLabel('Label').selectOption('confirmed_safe');
+    // The machine recommends deny: the form says the reason is required.
+    await visible(page.getByText('Required: your verdict differs from the machine’s recommendation'));
+    await page.getByLabel(/^Reason/).fill(reason);
+    await page.getByRole('button', { name: 'Review and sign…' }).click();
+    await visible(page.getByRole('heading', { name: 'You are signing:' }));
+    const canonical = JSON.parse((await page.getByTestId('canonical').textContent()) ?? '{}');
+    expect(canonical).toMatchObject({ verdict: 'approve', label: 'confirmed_safe', reason });
+  }
+
+  it(
+    'password + TOTP sign-in, the live queue, a case and its reasons, claim, step-up, approval, the audit entry verified',
+    async () => {
+      const { t, base, page } = await start();
+      const t0 = t.clock.now();
+      await withAdmin(t);
+      await buildHistory(t, 'alice', 30, t0);
+      // An EU security analyst who is also an auditor (to read and verify the audit log afterwards).
+      const sam = await reviewer(t, 'sam', ['security_analyst', 'auditor'], { region: 'EU' });
+
+      await page.goto(base);
+      await signIn(page, t, sam, 'sign-in');
+      await visible(page.getByText('● Live updates on'));
+
+      // The risky login arrives while the queue is open: the event stream brings it in.
+      const d = await decide(t, riskyLogin(t0));
+      expect(d.outcome).toBe('review');
+      const caseId = (await caseOf(t, d.id)).id as string;
+      const row = await visible(page.locator(`tr[data-case-id="${caseId}"]`));
+      expect(await row.textContent()).toMatch(/alice.*login.*high.*security-review/);
+      await shot(page, 'queue');
+
+      // Keyboard: j selects the row, Enter opens it.
+      await page.keyboard.press('j');
+      await page.keyboard.press('Enter');
+      await page.waitForURL(`**/#/cases/${caseId}`);
+      await visible(page.getByRole('heading', { name: 'Why the machine asked a person' }));
+      await visible(page.getByText(/^device alice-new-laptop never seen for alice/));
+      expect(await page.getByTestId('recommendation').textContent()).toBe('deny');
+      expect(await page.getByTestId('can-decide').textContent()).toContain('security_analyst');
+      const baseline = page.getByRole('table', { name: 'Baseline comparison' });
+      expect(await baseline.getByRole('row', { name: /device id/ }).textContent()).toMatch(/alice-new-laptop\s*no\s*0/);
+      await visible(page.getByRole('table', { name: 'Timeline' }).getByText('case.opened'));
+      await shot(page, 'case');
+      await page.setViewportSize({ width: 820, height: 1180 });
+      await shot(page, 'case-tablet');
+      await page.setViewportSize({ width: 1280, height: 860 });
+
+      // Sam's TOTP proof becomes older than the route's 15 minutes (before claiming: a lease lasts 15 minutes too).
+      t.clock.advance(16 * MINUTE);
+      await page.getByRole('button', { name: 'Claim', exact: true }).click();
+      await visible(page.getByTestId('lease'));
+
+      await fillVerdict(page, 'called alice: new work laptop');
+      await page.getByRole('button', { name: 'Submit verdict', exact: true }).click();
+      const prompt = page.getByRole('region', { name: 'Step-up required' });
+      await visible(prompt);
+      expect(await prompt.textContent()).toContain('This needs AAL2 (two factors) or AAL3 (device-bound passkey), proven within the last 15 min.');
+      await shot(page, 'step-up');
+
+      t.clock.advance(TOTP_STEP_MS);
+      await prompt.getByLabel('Code from your authenticator app').fill(await totpAt(sam.totpSecret, t.clock.now()));
+      await prompt.getByRole('button', { name: 'Verify code' }).click();
+      await page.getByRole('button', { name: 'Submit verdict again' }).click();
+
+      const result = await visible(page.getByTestId('verdict-result'));
+      expect(await result.getByTestId('decision-outcome').textContent()).toMatch(/Decision final: allow/);
+      expect(await result.getByTestId('proof-type').textContent()).toBe('server_signature');
+      await visible(page.getByRole('table', { name: 'Timeline' }).getByText('decision.resolved'));
+      await shot(page, 'result');
+      expect((await t.get(`/v1/decisions/${d.id}`)).json()).toMatchObject({ status: 'final', resolution: { outcome: 'allow', by: 'review' } });
+
+      // The audit entries of the case; the verdict's entry verified in the browser against the signed checkpoint.
+      await result.getByRole('link', { name: 'Audit entries of this case' }).click();
+      await page.waitForURL(`**/#/audit?case=${caseId}`);
+      const verdictRow = await visible(page.locator('tr[data-action="case.verdict"]'));
+      expect(await verdictRow.textContent()).toContain('called alice: new work laptop');
+      await verdictRow.getByRole('button', { name: /^Verify entry/ }).click();
+      await visible(verdictRow.getByText('✓ verified'));
+      await verdictRow.getByText('checks').click();
+      await visible(verdictRow.getByText('checkpoint signed by a trusted key'));
+      await shot(page, 'audit');
+      expect(problems).toEqual([]);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'enrols a passkey in Chromium’s virtual authenticator, signs in with it, and signs a verdict with it',
+    async () => {
+      const { t, base, page } = await start();
+      const t0 = t.clock.now();
+      const cdp = await browser!.context.newCDPSession(page);
+      await cdp.send('WebAuthn.enable');
+      await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      });
+      await withAdmin(t);
+      await buildHistory(t, 'alice', 30, t0);
+      const sam = await reviewer(t, 'sam', ['security_analyst'], { region: 'EU' });
+      const d = await decide(t, riskyLogin(t0));
+      const caseId = (await caseOf(t, d.id)).id as string;
+
+      await page.goto(base);
+      await signIn(page, t, sam);
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+      await visible(page.getByRole('heading', { name: 'Your account' }));
+      expect(await page.getByTestId('session-facts').textContent()).toContain('urn:loopgate:acr:aal2');
+      await page.getByLabel('Name for the passkey (optional)').fill('test laptop');
+      await page.getByRole('button', { name: 'Add a passkey' }).click();
+      await visible(page.getByText('Passkey "test laptop" added (device-bound); this session is now at AAL3 (device-bound passkey).'));
+      await visible(page.getByTestId('session-facts').getByText('urn:loopgate:acr:aal3'));
+      await shot(page, 'account');
+      const stored = await t.lg.store.db.selectFrom('credentials').select(['type', 'label']).where('principal_id', '=', 'sam').where('type', '=', 'webauthn').execute();
+      expect(stored).toEqual([{ type: 'webauthn', label: 'test laptop' }]);
+
+      // Sign out, and back in with the passkey alone (usernameless).
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await visible(page.getByRole('heading', { name: 'Sign in' }));
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      await visible(page.getByRole('heading', { name: 'Review queue' }));
+      expect(await page.getByTestId('signed-in-as').textContent()).toBe('sam');
+
+      await page.locator(`tr[data-case-id="${caseId}"] a.case-link`).click();
+      await page.getByRole('button', { name: 'Claim', exact: true }).click();
+      await visible(page.getByTestId('lease'));
+      await fillVerdict(page, 'called alice: new work laptop');
+      await page.getByRole('button', { name: 'Sign with passkey' }).click();
+
+      const result = await visible(page.getByTestId('verdict-result'));
+      expect(await result.getByTestId('proof-type').textContent()).toBe('webauthn');
+      expect(await result.getByTestId('decision-outcome').textContent()).toMatch(/Decision final: allow/);
+      await shot(page, 'result-passkey');
+
+      const verdicts = await t.lg.store.db.selectFrom('verdicts').selectAll().where('case_id', '=', caseId).execute();
+      expect(verdicts).toHaveLength(1);
+      const body = JSON.parse(verdicts[0]!.body) as { proof: { type: string }; assurance: { acr: string } };
+      expect(body.proof.type).toBe('webauthn');
+      expect(body.assurance.acr).toBe('urn:loopgate:acr:aal3');
+      expect(problems).toEqual([]);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'a reviewer outside the case’s scope does not see it in the queue, gets "not found" for it, and cannot read the audit log',
+    async () => {
+      const { t, base, page } = await start();
+      const t0 = t.clock.now();
+      // Before any human admin exists, the sign-in page offers the first-admin setup.
+      await page.goto(base);
+      await visible(page.getByRole('heading', { name: 'Create the first admin' }));
+      await withAdmin(t);
+      await buildHistory(t, 'alice', 30, t0);
+      const kim = await reviewer(t, 'kim', ['security_analyst'], { region: 'US' });
+      const d = await decide(t, riskyLogin(t0));
+      const caseId = (await caseOf(t, d.id)).id as string;
+
+      await page.reload();
+      await visible(page.getByRole('heading', { name: 'Sign in' }));
+      expect(await page.getByRole('heading', { name: 'Create the first admin' }).count()).toBe(0);
+      await signIn(page, t, kim);
+      await visible(page.getByTestId('queue-empty'));
+      expect(await page.locator('tr[data-case-id]').count()).toBe(0);
+
+      await page.goto(`${base}/#/cases/${caseId}`);
+      await visible(page.getByRole('heading', { name: 'Case not found' }));
+      expect(await page.getByTestId('case-not-found').textContent()).toContain('not shown to you');
+      expect(await page.getByText('alice-new-laptop').count()).toBe(0);
+
+      await page.goto(`${base}/#/audit?case=${caseId}`);
+      expect(await (await visible(page.getByTestId('audit-forbidden'))).textContent()).toContain('auditor');
+
+      // A second tab shares the cookie; it gets the session's CSRF token from the first tab, so it can act too.
+      const second = await browser!.context.newPage();
+      second.setDefaultTimeout(UI_TIMEOUT);
+      await second.goto(`${base}/#/queue`);
+      await visible(second.getByTestId('queue-empty'));
+      expect(await second.getByText('This tab does not hold your session’s CSRF token').count()).toBe(0);
+      await second.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+      await second.getByRole('button', { name: 'Step up now' }).click();
+      t.clock.advance(TOTP_STEP_MS);
+      await second.getByLabel('Code from your authenticator app').fill(await totpAt(kim.totpSecret, t.clock.now()));
+      await second.getByRole('button', { name: 'Verify code' }).click();
+      await visible(second.getByText(/^Stepped up: AAL2/));
+      expect(problems).toEqual([]);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'a refused step-up (wrong code) shows the error and leaves the case claimed and undecided',
+    async () => {
+      const { t, base, page } = await start();
+      const t0 = t.clock.now();
+      await withAdmin(t);
+      await buildHistory(t, 'alice', 30, t0);
+      const sam = await reviewer(t, 'sam', ['security_analyst'], { region: 'EU' });
+      const d = await decide(t, riskyLogin(t0));
+      const caseId = (await caseOf(t, d.id)).id as string;
+
+      await page.goto(base);
+      await signIn(page, t, sam);
+      t.clock.advance(16 * MINUTE);
+      // Claimed from the queue with the keyboard: j selects the row, c claims it.
+      const row = await visible(page.locator(`tr[data-case-id="${caseId}"]`));
+      await page.keyboard.press('j');
+      await page.keyboard.press('c');
+      await visible(page.getByText('You hold the case of alice until'));
+      await visible(row.getByRole('cell', { name: 'sam', exact: true }));
+      // Then straight to the case by its address (a fresh load: the cookie and the tab's CSRF token carry the session).
+      await page.goto(`${base}/#/cases/${caseId}`);
+      await page.reload();
+      await visible(page.getByTestId('lease'));
+      await fillVerdict(page, 'called alice: new work laptop');
+      await page.getByRole('button', { name: 'Submit verdict', exact: true }).click();
+      const prompt = await visible(page.getByRole('region', { name: 'Step-up required' }));
+
+      t.clock.advance(TOTP_STEP_MS);
+      const good = await totpAt(sam.totpSecret, t.clock.now());
+      const wrong = String((Number(good) + 500_000) % 1_000_000).padStart(6, '0');
+      await prompt.getByLabel('Code from your authenticator app').fill(wrong);
+      await prompt.getByRole('button', { name: 'Verify code' }).click();
+      const alert = await visible(prompt.getByRole('alert'));
+      expect(await alert.textContent()).toMatch(/INVALID_CREDENTIALS/);
+      await shot(page, 'step-up-refused');
+      expect(await page.getByRole('button', { name: 'Submit verdict again' }).count()).toBe(0);
+
+      expect((await t.get(`/v1/decisions/${d.id}`)).json()).toMatchObject({ status: 'pending' });
+      expect((await t.get(`/v1/cases/${caseId}`)).json()).toMatchObject({ status: 'claimed', claimed_by: 'sam', verdicts: [] });
+      expect(await t.lg.store.db.selectFrom('verdicts').selectAll().where('case_id', '=', caseId).execute()).toEqual([]);
+      expect(problems).toEqual([]);
+    },
+    TEST_TIMEOUT,
+  );
+});

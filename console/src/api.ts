@@ -296,3 +296,71 @@ export interface Checkpoint {
   key_id: string;
   created_at: string;
 }
+
+export const del = <T = void>(path: string) => api<T>('DELETE', path);
+
+/** GET /v1/stats/review (src/services/stats.ts). */
+export interface ReviewStats {
+  window: { since: string; until: string; bucket_seconds: number };
+  queue: { open: number; by_status: Record<string, number>; by_age: Array<{ label: string; count: number }>; overdue: number; oldest_age_seconds: number | null };
+  decisions: Array<{ bucket: string; allow: number; challenge: number; review: number; deny: number }>;
+  time_to_decision: { closed: number; p50_seconds: number | null; p90_seconds: number | null; by: Record<string, number> };
+  verdicts: { total: number; overrides: number; by_label: Record<string, number> };
+}
+
+/** GET /v1/principals: each principal with its role bindings. */
+export interface PrincipalInfo {
+  id: string;
+  kind: 'human' | 'service' | 'agent' | string;
+  display_name: string;
+  sponsor: string | null;
+  attributes: Record<string, unknown>;
+  status: 'active' | 'disabled' | string;
+  created_at: string;
+  roles: RoleBinding[];
+}
+
+export interface NewPrincipalBody {
+  id: string;
+  kind?: string;
+  display_name?: string;
+  sponsor?: string;
+  password?: string;
+  roles?: Array<{ role: string; condition?: string; expires_at?: string }>;
+}
+
+/** GET /v1/api-keys (never the secrets); POST answers the same with `key`, shown once. */
+export interface ApiKeyInfo {
+  id: string;
+  principal_id: string;
+  roles: string[];
+  label: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+export interface RoleInfo {
+  name: string;
+  description: string;
+  permissions: string[];
+  builtin: boolean;
+}
+
+/** GET /v1/policies: the active bundle. */
+export interface PolicyBundleInfo {
+  version: string;
+  directory: string;
+  files: Array<{ path: string; version: string }>;
+  policies: Array<{
+    name: string;
+    description?: string;
+    events: string[];
+    rules: Array<{ id: string; description?: string; when: string; outcome: string; route?: string; challenge?: Assurance }>;
+    file: string;
+    version: string;
+  }>;
+  routes: Record<string, unknown>;
+  settings: Record<string, unknown>;
+}

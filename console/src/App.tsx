@@ -1,15 +1,17 @@
 /**
  * The reviewer console: signs in (or sets up the first admin), then routes by the URL's hash:
- * `#/queue` (default), `#/cases/<id>`, `#/audit?case=<id>`, `#/me`.
+ * `#/queue` (default), `#/cases/<id>`, `#/audit?case=<id>`, `#/me`, `#/dashboard`, `#/admin`.
  */
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { announceSignedOut, ApiError, csrfToken, get, post, recoverCsrfToken, setCsrfToken, type Me } from './api.js';
 import { acrName } from './format.js';
 import { useRoute, type Route } from './router.js';
-import { SessionContext, type SessionContextValue } from './session.js';
+import { hasPermission, SessionContext, type SessionContextValue } from './session.js';
 import { Account } from './screens/Account.js';
+import { Admin } from './screens/Admin.js';
 import { Audit } from './screens/Audit.js';
 import { CaseView } from './screens/CaseView.js';
+import { Dashboard } from './screens/Dashboard.js';
 import { Queue } from './screens/Queue.js';
 import { SignIn } from './screens/SignIn.js';
 import { ErrorMessage, Spinner } from './ui.js';
@@ -92,7 +94,7 @@ function SignedIn({ me, refresh, onSignedOut }: { me: Me; refresh: () => Promise
   const mainRef = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
-    const titles: Record<string, string> = { queue: 'Queue', cases: 'Case', audit: 'Audit log', me: 'Account' };
+    const titles: Record<string, string> = { queue: 'Queue', cases: 'Case', audit: 'Audit log', me: 'Account', dashboard: 'Dashboard', admin: 'Administration' };
     document.title = `${titles[section] ?? 'Not found'} · Loopgate`;
   }, [section]);
 
@@ -117,6 +119,16 @@ function SignedIn({ me, refresh, onSignedOut }: { me: Me; refresh: () => Promise
           <NavLink to="audit" current={section === 'audit'}>
             Audit
           </NavLink>
+          {hasPermission(me, 'cases:read_all') ? (
+            <NavLink to="dashboard" current={section === 'dashboard'}>
+              Dashboard
+            </NavLink>
+          ) : null}
+          {hasPermission(me, 'principals:manage') ? (
+            <NavLink to="admin" current={section === 'admin'}>
+              Admin
+            </NavLink>
+          ) : null}
           <NavLink to="me" current={section === 'me'}>
             Account
           </NavLink>
@@ -163,6 +175,10 @@ function Screen({ route, section }: { route: Route; section: string }): ReactNod
       return <Audit route={route} />;
     case 'me':
       return <Account />;
+    case 'dashboard':
+      return <Dashboard route={route} />;
+    case 'admin':
+      return <Admin />;
     default:
       return (
         <main id="main" className="page" tabIndex={-1}>

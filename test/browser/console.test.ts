@@ -352,4 +352,35 @@ describe('reviewer console in Chromium', () => {
     },
     TEST_TIMEOUT,
   );
+  it(
+    'enrols an authenticator app on the account screen: a QR code of the otpauth link, confirmed with a first code',
+    async () => {
+      const { t, base, page } = await start();
+      await withAdmin(t);
+      const created = await t.post('/v1/principals', { id: 'nia', password: PASSWORD, roles: [{ role: 'security_analyst' }] });
+      expect(created.statusCode, created.body).toBe(201);
+      await page.goto(base);
+      await visible(page.getByRole('heading', { name: 'Sign in' }));
+      await page.locator('#signin-account').fill('nia');
+      await page.locator('#signin-password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await visible(page.getByRole('heading', { name: 'Review queue' }));
+      await page.goto(`${base}/#/me`);
+      await page.getByRole('button', { name: 'Set up authenticator app' }).click();
+      const qr = await visible(page.getByRole('img', { name: 'QR code of the authenticator app link' }));
+      // The image is a real PNG the browser decoded, of the size asked for.
+      expect(await qr.first().evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(200);
+      const secret = await page.locator('#totp-secret').inputValue();
+      expect(await page.locator('#totp-uri').inputValue()).toContain(`secret=${secret}`);
+      await shot(page, 'account-totp');
+      await page.locator('#totp-confirm').fill(await totpAt(secret, t.clock.now()));
+      await page.locator('#totp-confirm').press('Enter');
+      await visible(page.getByText(/AAL2/).first());
+      const factors = (await t.get('/v1/principals/nia')).json();
+      expect(JSON.stringify(factors)).not.toContain(secret);
+      expect(await t.lg.auth.secondFactors('nia')).toEqual(['totp']);
+      expect(problems).toEqual([]);
+    },
+    TEST_TIMEOUT,
+  );
 });

@@ -164,7 +164,8 @@ describe.each(STORES)('loopgate commands on %s', (store) => {
 
   it('audit verify: exit 0 on the untouched log; exit 1 naming the altered entry', async () => {
     const ok = run(['audit', 'verify'], { env: env() });
-    expect(ok.stderr).toBe('');
+    // Nothing but progress (shown when the run takes long enough, e.g. on a busy machine) goes to stderr.
+    expect(ok.stderr).toMatch(/^(verify: \d+\/\d+ entries.*\n)*$/);
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/entries, root [A-Za-z0-9+/=]+, origin loopgate\.local\/[0-9a-f]{12}\n {2}checkpoints: (\d+) of \1 verified/);
     expect(ok.stdout).toMatch(/decisions checked against their recorded digests: \d+\nOK: the log verifies\n$/);

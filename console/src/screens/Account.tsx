@@ -4,7 +4,7 @@
  * POST /v1/me/passkeys); step up with either. Enrolment needs a recent (and, with a second factor, strong) sign-in:
  * a 401 STEP_UP_REQUIRED answer shows the step-up prompt.
  */
-import { useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, post, type Ceremony } from '../api.js';
 import { acrName, amrNames, formatTime } from '../format.js';
 import { useSession } from '../session.js';
@@ -154,7 +154,8 @@ function TotpEnrolment({ onNeed }: { onNeed: (e: unknown) => boolean }): ReactNo
         </button>
       ) : (
         <>
-          <p>Add this account to your app: paste the link, or type the secret.</p>
+          <p>Scan the code with your app, or paste the link, or type the secret.</p>
+          <TotpQrCode uri={enrolment.uri} />
           <div className="field">
             <label htmlFor="totp-uri">otpauth link</label>
             <input id="totp-uri" readOnly value={enrolment.uri} onFocus={(e) => e.target.select()} />
@@ -251,4 +252,21 @@ function PasskeyEnrolment({ onNeed }: { onNeed: (e: unknown) => boolean }): Reac
       <ErrorMessage error={error} />
     </section>
   );
+}
+
+/** The otpauth:// URI as a QR code (a data: URL image, which the console's CSP allows), drawn in the browser. */
+function TotpQrCode({ uri }: { uri: string }) {
+  const [src, setSrc] = useState<string>();
+  useEffect(() => {
+    let live = true;
+    // Loaded on demand: the encoder is needed once per enrolment, not on the first load of the console.
+    void import('qrcode')
+      // A CommonJS package: its functions may sit on the namespace or on its default export, depending on the bundler.
+      .then((m) => ((m as unknown as { default?: typeof m }).default ?? m).toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, width: 200 }))
+      .then((url) => live && setSrc(url));
+    return () => {
+      live = false;
+    };
+  }, [uri]);
+  return src === undefined ? null : <img className="totp-qr" src={src} width={200} height={200} alt="QR code of the authenticator app link" />;
 }

@@ -1,0 +1,196 @@
+/**
+ * The console's dashboard (GET /v1/stats/review drawn as tiles and inline SVG charts) and administration screen
+ * (principals, API keys, roles, the active policy) in Chromium, against a test Loopgate on a real port; and a plain
+ * security analyst, who sees neither link and gets an explanation at #/dashboard. Needs `npm run build` first.
+ * The server's clock is near the real one for the reason given in console.test.ts (the session cookie's Expires).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
+import { buildHistory, FIREFOX_LINUX, login, startTestLoopgate, TestClock, type TestLoopgate } from '../helpers/app.js';
+import { openBrowser, type TestBrowser } from '../helpers/browser.js';
+import { caseOf, decide, PASSWORD, reviewer, totpAt, TOTP_STEP_MS, type Reviewer } from '../helpers/reviewers.js';
+
+const HOUR = 3_600_000;
+const TEST_TIMEOUT = 90_000;
+const SCREENSHOTS = 'test-results/screenshots';
+const UI_TIMEOUT = 15_000;
+
+function nearRealNine(): number {
+  const now = Date.now();
+  const nine = new Date(now);
+  nine.setUTCHours(9, 0, 0, 0);
+  let t0 = nine.getTime();
+  if (t0 + 11 * HOUR < now) t0 += 24 * HOUR;
+  return t0;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+  return port;
+}
+
+describe('dashboard and administration in Chromium', () => {
+  let t: TestLoopgate | undefined;
+  let browser: TestBrowser | undefined;
+  let problems: string[] = [];
+
+  afterEach(async () => {
+    await browser?.close();
+    browser = undefined;
+    await t?.close();
+    t = undefined;
+  });
+
+  async function start(): Promise<{ t: TestLoopgate; base: string; page: Page }> {
+    expect(existsSync('dist/console/index.html'), 'run `npm run build` first: the server serves dist/console').toBe(true);
+    const port = await freePort();
+    t = await startTestLoopgate({ store: 'sqlite', overrides: { 'server.port': port }, clock: new TestClock(nearRealNine()) });
+    await t.app.listen({ port, host: '127.0.0.1' });
+    browser = await openBrowser();
+    const page = await browser.context.newPage();
+    page.setDefaultTimeout(UI_TIMEOUT);
+    problems = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+    });
+    return { t, base: `http://localhost:${port}`, page };
+  }
+
+  async function shot(page: Page, name: string): Promise<void> {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
+  }
+
+  async function visible(locator: Locator): Promise<Locator> {
+    try {
+      await locator.first().waitFor({ state: 'visible' });
+    } catch (e) {
+      const page = locator.page();
+      const text = await page.locator('body').innerText().catch(() => '(no page text)');
+      throw new Error(`${(e as Error).message.split('\n')[0]}\nat ${page.url()}, the page showed:\n${text.slice(0, 1500)}`);
+    }
+    return locator;
+  }
+
+  async function signIn(page: Page, t: TestLoopgate, r: Reviewer): Promise<void> {
+    t.clock.advance(TOTP_STEP_MS);
+    await visible(page.getByRole('heading', { name: 'Sign in' }));
+    await page.locator('#signin-account').fill(r.id);
+    await page.locator('#signin-password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await visible(page.getByRole('heading', { name: 'Second factor' }));
+    await page.getByLabel('Code', { exact: true }).fill(await totpAt(r.totpSecret, t.clock.now()));
+    await page.getByRole('button', { name: 'Verify', exact: true }).click();
+    await visible(page.getByRole('heading', { name: 'Review queue' }));
+    expect(await page.getByTestId('signed-in-as').textContent()).toBe(r.id);
+  }
+
+  it(
+    'an admin and auditor sees the dashboard’s figures and charts, creates a principal and an API key',
+    async () => {
+      const { t, base, page } = await start();
+      const t0 = t.clock.now();
+      const ada = await reviewer(t, 'ada', ['admin', 'auditor']);
+      await buildHistory(t, 'alice', 30, t0);
+      const d = await decide(t, login('alice', t0 - HOUR / 2, { user_agent: FIREFOX_LINUX, device_id: 'alice-new-laptop' }, { subject: { id: 'alice', region: 'EU' } }));
+      expect(d.outcome).toBe('review');
+      await caseOf(t, d.id);
+      const stats = (await t.get('/v1/stats/review?window=24h')).json();
+      expect(stats.queue.open).toBe(1);
+
+      await page.goto(base);
+      await signIn(page, t, ada);
+      const nav = page.getByRole('navigation', { name: 'Main' });
+      await nav.getByRole('link', { name: 'Dashboard' }).click();
+      await visible(page.getByRole('heading', { name: 'Dashboard' }));
+      expect(await (await visible(page.getByTestId('tile-open'))).textContent()).toBe('1');
+      expect(await page.getByTestId('tile-overdue').textContent()).toBe('0');
+      expect(await page.getByTestId('tile-overrides').textContent()).toBe('—');
+      const decisions = page.getByTestId('chart-decisions');
+      expect(await decisions.locator('rect[data-series="review"]').count()).toBeGreaterThan(0);
+      expect(await decisions.locator('rect[data-series="allow"]').count()).toBeGreaterThan(0);
+      expect(await decisions.locator('rect[data-series="deny"]').count()).toBe(0);
+      const allow = await decisions.locator('rect[data-series="allow"]').evaluateAll((rs) => rs.reduce((s, r) => s + Number(r.getAttribute('data-value')), 0));
+      expect(allow).toBe(stats.decisions.reduce((s: number, b: { allow: number }) => s + b.allow, 0));
+      expect(await decisions.locator('svg[role="img"] > title').textContent()).toMatch(/^Decisions by outcome: 31 in all \(allow \d+, challenge \d+, review 1, deny 0\)/);
+      expect(await page.getByTestId('chart-age').locator('rect[data-bar]').count()).toBe(1);
+      await visible(page.getByTestId('chart-labels').getByText('No verdicts in this window.'));
+      // Another window: the address keeps it.
+      await page.getByLabel('Window', { exact: true }).selectOption('7d');
+      await page.waitForURL('**/#/dashboard?window=7d');
+      await visible(page.getByTestId('tile-open'));
+      expect(await page.getByTestId('tile-open').textContent()).toBe('1');
+      await shot(page, 'dashboard');
+
+      await nav.getByRole('link', { name: 'Admin' }).click();
+      await visible(page.getByRole('heading', { name: 'Administration' }));
+      await visible(page.locator('tr[data-principal-id="ada"]'));
+      await visible(page.getByTestId('policy-version'));
+      // A password that is too short: the problem's field errors are shown.
+      await page.locator('#np-id').fill('bob');
+      await page.locator('#np-name').fill('Bob Example');
+      await page.locator('#np-password').fill('short');
+      await page.locator('#np-role-0').selectOption('security_analyst');
+      await page.locator('#np-cond-0').fill('case.subject.region == "EU"');
+      await page.getByRole('button', { name: 'Create principal' }).click();
+      expect(await (await visible(page.getByTestId('field-errors'))).textContent()).toContain('password: must be at least 12 characters');
+      await page.locator('#np-password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Create principal' }).click();
+      await visible(page.getByText('Created bob.'));
+      const bob = await visible(page.locator('tr[data-principal-id="bob"]'));
+      expect(await bob.textContent()).toMatch(/bob.*human.*Bob Example.*security_analyst when case\.subject\.region == "EU".*active/);
+
+      await page.locator('#nk-principal').selectOption('bob');
+      await page.locator('#nk-label').fill('bob script');
+      await page.getByRole('checkbox', { name: 'security_analyst' }).check();
+      await page.getByRole('button', { name: 'Create API key' }).click();
+      const secret = await (await visible(page.getByTestId('new-api-key-secret'))).textContent();
+      expect(secret?.length).toBeGreaterThan(20);
+      const keys = (await t.get('/v1/api-keys')).json().api_keys as Array<{ id: string; label: string }>;
+      const key = keys.find((k) => k.label === 'bob script')!;
+      expect(key).toBeDefined();
+      await visible(page.locator(`tr[data-key-id="${key.id}"]`));
+      await shot(page, 'admin');
+      // Shown once: once dismissed, the secret is nowhere on the page.
+      await page.getByRole('button', { name: 'I have copied it' }).click();
+      expect(await page.getByTestId('new-api-key').count()).toBe(0);
+      expect(await page.getByText(secret!).count()).toBe(0);
+      // The key works, then is revoked from the list.
+      expect((await t.app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `Bearer ${secret}` } })).statusCode).toBe(200);
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.getByRole('button', { name: `Revoke key ${key.id}` }).click();
+      await visible(page.locator(`tr[data-key-id="${key.id}"]`).getByText('revoked'));
+      expect((await t.app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `Bearer ${secret}` } })).statusCode).toBe(401);
+      expect(problems).toEqual([]);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'a plain security analyst sees neither link and gets an explanation at #/dashboard and #/admin',
+    async () => {
+      const { t, base, page } = await start();
+      await reviewer(t, 'ada', ['admin']);
+      const kim = await reviewer(t, 'kim', ['security_analyst'], { region: 'US' });
+      await page.goto(base);
+      await signIn(page, t, kim);
+      const nav = page.getByRole('navigation', { name: 'Main' });
+      await visible(nav.getByRole('link', { name: 'Queue' }));
+      expect(await nav.getByRole('link', { name: 'Dashboard' }).count()).toBe(0);
+      expect(await nav.getByRole('link', { name: 'Admin' }).count()).toBe(0);
+      await page.goto(`${base}/#/dashboard`);
+      expect(await (await visible(page.getByTestId('dashboard-forbidden'))).textContent()).toContain('cases:read_all');
+      await page.goto(`${base}/#/admin`);
+      expect(await (await visible(page.getByTestId('admin-forbidden'))).textContent()).toContain('principals:manage');
+      expect(problems).toEqual([]);
+    },
+    TEST_TIMEOUT,
+  );
+});

@@ -116,7 +116,11 @@ describe('reviewer console in Chromium', () => {
   }
 
   async function fillVerdict(page: Page, reason: string): Promise<void> {
-    await page.getByRole('radio', { name: /^approve/ }).check();
+    // The keyboard shortcut `a` chooses approve and moves on to the label.
+    await page.locator('h1').first().click();
+    await page.keyboard.press('a');
+    expect(await page.getByRole('radio', { name: /^approve/ }).isChecked()).toBe(true);
+    expect(await page.getByLabel('Label').evaluate((el) => el === document.activeElement)).toBe(true);
     await page.getByLabel('Label').selectOption('confirmed_safe');
     // The machine recommends deny: the form says the reason is required.
     await visible(page.getByText('Required: your verdict differs from the machine’s recommendation'));
@@ -379,6 +383,28 @@ describe('reviewer console in Chromium', () => {
       const factors = (await t.get('/v1/principals/nia')).json();
       expect(JSON.stringify(factors)).not.toContain(secret);
       expect(await t.lg.auth.secondFactors('nia')).toEqual(['totp']);
+      expect(problems).toEqual([]);
+    },
+    TEST_TIMEOUT,
+  );
+  it(
+    'first start: the setup link prefills the one-time code, and the console creates the first admin',
+    async () => {
+      const { t, base, page } = await start();
+      const code = await t.lg.auth.issueSetupCode();
+      expect(code).toBeDefined();
+      await page.goto(`${base}/#/?setup_code=${encodeURIComponent(code!)}`);
+      await visible(page.getByRole('heading', { name: 'Create the first admin' }));
+      expect(await page.locator('#setup-code').inputValue()).toBe(code);
+      await page.locator('#setup-account').fill('root-ada');
+      await page.locator('#setup-password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Create admin' }).click();
+      // Once the admin exists the setup form goes away, and the account is offered for signing in.
+      await page.getByRole('heading', { name: 'Create the first admin' }).waitFor({ state: 'detached' });
+      expect(await page.locator('#signin-account').inputValue()).toBe('root-ada');
+      expect((await t.get('/v1/setup', { authorization: '' })).json()).toEqual({ pending: false });
+      const admin = (await t.get('/v1/principals/root-ada')).json();
+      expect(admin.roles.map((r: { role: string }) => r.role)).toEqual(['admin']);
       expect(problems).toEqual([]);
     },
     TEST_TIMEOUT,

@@ -169,7 +169,8 @@ export function SignIn({ mfaPending, onSignedIn }: { mfaPending: boolean; onSign
 }
 
 function FirstAdmin({ onDone }: { onDone: (id: string) => void }): ReactNode {
-  const [code, setCode] = useState('');
+  // The setup link `loopgate start` prints carries the one-time code in the fragment (never sent to a server).
+  const [code, setCode] = useState(() => new URLSearchParams(window.location.hash.split('?')[1] ?? '').get('setup_code') ?? '');
   const [id, setId] = useState('');
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');

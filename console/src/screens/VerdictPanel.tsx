@@ -47,6 +47,22 @@ export function VerdictPanel({ c, reload }: { c: CaseDetail; reload: () => Promi
   const overrides = verdict !== '' && verdict !== c.recommendation.verdict;
   const input = { verdict, label: labelValue, reason: reason.trim() };
 
+  // Keyboard: `a` approve, `d` deny (then the label and reason), while the form is shown and no field has focus.
+  useEffect(() => {
+    if (!mine || stage.kind !== 'form') return;
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement | null;
+      if (e.ctrlKey || e.metaKey || e.altKey || (target !== null && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+      const choice = e.key === 'a' ? 'approve' : e.key === 'd' ? 'deny' : undefined;
+      if (choice === undefined) return;
+      e.preventDefault();
+      setVerdict(choice);
+      document.getElementById(`${id}-label`)?.focus();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [mine, stage.kind, id]);
+
   // The lease went away (released, expired, decided by someone else) while a verdict was being prepared.
   useEffect(() => {
     if (!mine && stage.kind !== 'done') setStage({ kind: 'form' });

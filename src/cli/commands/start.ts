@@ -17,6 +17,7 @@ export async function runStart(options: CommonOptions & { host?: string; port?: 
     process.stderr.write(
       `\nNo admin exists yet. Create the first one within ${server.loopgate.config.auth.setup_code_ttl_minutes} minutes with this one-time code:\n` +
         `  setup code: ${code}\n` +
+        `  console:    ${server.publicUrl}/#/?setup_code=${encodeURIComponent(code)}\n` +
         `  API:        curl -X POST ${server.publicUrl}/v1/setup -H 'content-type: application/json' \\\n` +
         `                -d '{"code":"${code}","id":"admin","password":"<at least 12 characters>"}'\n\n`,
     );

@@ -364,3 +364,43 @@ export interface PolicyBundleInfo {
   routes: Record<string, unknown>;
   settings: Record<string, unknown>;
 }
+
+export const put = <T = void>(path: string, body: unknown) => api<T>('PUT', path, body);
+
+/**
+ * The permission names a role may carry. Hard-coded copy of PERMISSIONS in src/core/auth/roles.ts (the source of
+ * truth, which the console does not import): keep the two in step.
+ */
+export const PERMISSIONS = [
+  'decisions:write',
+  'decisions:read',
+  'cases:read_all',
+  'cases:manage',
+  'audit:read',
+  'principals:manage',
+  'policies:read',
+  'policies:manage',
+  'webhooks:manage',
+  'models:manage',
+] as const;
+
+/** A custom role's name (ROLE_NAME in src/core/auth/roles.ts). */
+export const ROLE_NAME_PATTERN = '^[a-z][a-z0-9_]{1,62}$';
+
+/** POST /v1/principals/:id/roles: a role binding, optionally scoped (CEL over `case` and `reviewer`) and expiring. */
+export interface NewBindingBody {
+  role: string;
+  condition?: string;
+  expires_at?: string;
+}
+
+export const addRoleBinding = (principalId: string, body: NewBindingBody) => post<RoleBinding>(`/v1/principals/${encodeURIComponent(principalId)}/roles`, body);
+export const removeRoleBinding = (principalId: string, bindingId: string) => del(`/v1/principals/${encodeURIComponent(principalId)}/roles/${encodeURIComponent(bindingId)}`);
+
+/** PUT /v1/roles/:name: define (or redefine) a custom role; built-in roles cannot change. */
+export interface RoleDefinitionBody {
+  description?: string;
+  permissions: string[];
+}
+
+export const defineRole = (name: string, body: RoleDefinitionBody) => put(`/v1/roles/${encodeURIComponent(name)}`, body);

@@ -174,6 +174,66 @@ describe('dashboard and administration in Chromium', () => {
   );
 
   it(
+    'an admin adds a scoped role binding (an invalid condition is refused), removes one, and defines a role',
+    async () => {
+      const { t, base, page } = await start();
+      const ada = await reviewer(t, 'ada', ['admin']);
+      await reviewer(t, 'kim', ['security_analyst'], { region: 'US' });
+      type Binding = { id: string; role: string; condition: string | null; expires_at: string | null };
+      const bindingsOf = async (id: string): Promise<Binding[]> => (await t.get(`/v1/principals/${id}`)).json().roles as Binding[];
+      const before = await bindingsOf('kim');
+      expect(before.map((b) => b.role)).toEqual(['security_analyst']);
+
+      await page.goto(base);
+      await signIn(page, t, ada);
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).click();
+      await visible(page.getByRole('heading', { name: 'Administration' }));
+      const kim = await visible(page.locator('tr[data-principal-id="kim"]'));
+
+      // An invalid condition: the server's field error is shown by the form, and nothing is added.
+      await kim.locator('details.add-binding > summary').click();
+      await kim.getByLabel('Role', { exact: true }).selectOption('fraud_analyst');
+      await kim.getByLabel('Scope condition (CEL, optional)').fill('case.subject.region ==');
+      await kim.locator('form.binding-form button[type="submit"]').click();
+      expect(await (await visible(kim.getByTestId('field-errors'))).textContent()).toMatch(/\/condition: not a valid CEL condition/);
+      expect((await bindingsOf('kim')).length).toBe(1);
+
+      // A valid one, with an expiry: listed with its condition (and so through the API).
+      await kim.getByLabel('Scope condition (CEL, optional)').fill('case.subject.region == "EU"');
+      const expiry = new Date(Date.now() + 30 * 24 * HOUR);
+      const local = new Date(expiry.getTime() - expiry.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+      await kim.getByLabel('Expires (optional, your local time)').fill(local);
+      await kim.locator('form.binding-form button[type="submit"]').click();
+      await visible(kim.locator('li[data-binding-id]').filter({ hasText: 'fraud_analyst' }));
+      expect(await kim.locator('li[data-binding-id]').filter({ hasText: 'fraud_analyst' }).textContent()).toMatch(/fraud_analyst when case\.subject\.region == "EU" until/);
+      expect(await kim.getByTestId('field-errors').count()).toBe(0);
+      const added = (await bindingsOf('kim')).find((b) => b.role === 'fraud_analyst');
+      expect(added?.condition).toBe('case.subject.region == "EU"');
+      expect(Math.abs(Date.parse(added!.expires_at!) - expiry.getTime())).toBeLessThan(60_000);
+
+      // Remove the unscoped security_analyst binding: a confirmation first, then it is gone (and so through the API).
+      page.once('dialog', (dialog) => void dialog.accept());
+      await kim.getByRole('button', { name: 'Remove security_analyst from kim' }).click();
+      await kim.locator(`li[data-binding-id="${before[0]!.id}"]`).waitFor({ state: 'detached' });
+      expect((await bindingsOf('kim')).map((b) => b.role)).toEqual(['fraud_analyst']);
+
+      // Define a role: it joins the roles list (and GET /v1/roles).
+      await page.locator('#dr-name').fill('risk_reviewer');
+      await page.locator('#dr-description').fill('Reads the policy behind risk decisions.');
+      await page.getByRole('checkbox', { name: 'policies:read' }).check();
+      await page.getByRole('button', { name: 'Define role' }).click();
+      await visible(page.getByText('Defined risk_reviewer.'));
+      const row = await visible(page.locator('tr[data-role="risk_reviewer"]'));
+      expect(await row.textContent()).toMatch(/risk_reviewer.*Reads the policy behind risk decisions\..*policies:read/);
+      const roles = (await t.get('/v1/roles')).json().roles as Array<{ name: string; permissions: string[]; builtin: boolean }>;
+      expect(roles.find((r) => r.name === 'risk_reviewer')).toMatchObject({ permissions: ['policies:read'], builtin: false });
+      await shot(page, 'admin-roles');
+      expect(problems).toEqual([]);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
     'a plain security analyst sees neither link and gets an explanation at #/dashboard and #/admin',
     async () => {
       const { t, base, page } = await start();

@@ -1,10 +1,29 @@
 /**
- * Administration, for callers with `principals:manage`: principals (GET/POST /v1/principals), API keys
- * (GET/POST/DELETE /v1/api-keys; a new key is shown once), roles (GET /v1/roles) and the active policy bundle
- * (GET /v1/policies, read-only).
+ * Administration, for callers with `principals:manage`: principals (GET/POST /v1/principals) and their role
+ * bindings (POST/DELETE /v1/principals/:id/roles), API keys (GET/POST/DELETE /v1/api-keys; a new key is shown once),
+ * roles (GET /v1/roles, PUT /v1/roles/:name for a custom role) and the active policy bundle (GET /v1/policies,
+ * read-only).
  */
 import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from 'react';
-import { ApiError, del, describeError, get, post, type ApiKeyInfo, type NewPrincipalBody, type PolicyBundleInfo, type PrincipalInfo, type RoleInfo } from '../api.js';
+import {
+  addRoleBinding,
+  ApiError,
+  defineRole,
+  del,
+  describeError,
+  get,
+  PERMISSIONS,
+  post,
+  removeRoleBinding,
+  ROLE_NAME_PATTERN,
+  type ApiKeyInfo,
+  type NewBindingBody,
+  type NewPrincipalBody,
+  type PolicyBundleInfo,
+  type PrincipalInfo,
+  type RoleBinding,
+  type RoleInfo,
+} from '../api.js';
 import { formatTime } from '../format.js';
 import { hasPermission, useSession } from '../session.js';
 import { Badge, ErrorMessage, Spinner } from '../ui.js';
@@ -57,7 +76,7 @@ export function Admin(): ReactNode {
       {principals === undefined && error === undefined ? <Spinner /> : null}
       <section className="card" aria-labelledby="a-principals">
         <h2 id="a-principals">Principals</h2>
-        {principals === undefined ? null : <PrincipalsTable principals={principals} />}
+        {principals === undefined ? null : <PrincipalsTable principals={principals} roles={roles ?? []} onChanged={load} />}
         <CreatePrincipal roles={roles ?? []} onCreated={load} />
       </section>
       <section className="card" aria-labelledby="a-keys">
@@ -90,13 +109,14 @@ export function Admin(): ReactNode {
             </table>
           </div>
         )}
+        <DefineRole roles={roles ?? []} onDefined={load} />
       </section>
       <Policies />
     </main>
   );
 }
 
-function PrincipalsTable({ principals }: { principals: PrincipalInfo[] }): ReactNode {
+function PrincipalsTable({ principals, roles, onChanged }: { principals: PrincipalInfo[]; roles: RoleInfo[]; onChanged: () => Promise<void> }): ReactNode {
   if (principals.length === 0) return <p className="empty">No principals yet.</p>;
   return (
     <div className="table-wrap">
@@ -111,7 +131,7 @@ function PrincipalsTable({ principals }: { principals: PrincipalInfo[] }): React
           </tr>
         </thead>
         <tbody>
-          {principals.map((p) => (
+          {principals.map((p, i) => (
             <tr key={p.id} data-principal-id={p.id}>
               <td className="mono">{p.id}</td>
               <td>
@@ -120,24 +140,7 @@ function PrincipalsTable({ principals }: { principals: PrincipalInfo[] }): React
               </td>
               <td>{p.display_name}</td>
               <td>
-                {p.roles.length === 0 ? (
-                  <span className="muted">—</span>
-                ) : (
-                  <ul className="plain">
-                    {p.roles.map((b) => (
-                      <li key={b.id}>
-                        {b.role}
-                        {b.condition === null ? null : (
-                          <>
-                            {' '}
-                            when <code>{b.condition}</code>
-                          </>
-                        )}
-                        {b.expires_at === null ? null : <span className="muted small"> until {formatTime(b.expires_at)}</span>}
-                      </li>
-                    ))}
-                  </ul>
-                )}
+                <Bindings principal={p} index={i} roles={roles} onChanged={onChanged} />
               </td>
               <td>
                 <Badge tone={p.status === 'active' ? 'ok' : 'muted'}>{p.status}</Badge>
@@ -150,13 +153,203 @@ function PrincipalsTable({ principals }: { principals: PrincipalInfo[] }): React
   );
 }
 
+/** A datetime-local value (the browser's local time, no zone) as ISO 8601 UTC, or undefined when empty or invalid. */
+function localToIso(value: string): string | undefined {
+  if (value === '') return undefined;
+  const t = new Date(value).getTime();
+  return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+}
+
+/** A principal's role bindings, each removable (after a confirmation), and a form to add one. */
+function Bindings({ principal, index, roles, onChanged }: { principal: PrincipalInfo; index: number; roles: RoleInfo[]; onChanged: () => Promise<void> }): ReactNode {
+  const [role, setRole] = useState('');
+  const [condition, setCondition] = useState('');
+  const [expires, setExpires] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const [removeError, setRemoveError] = useState<unknown>();
+  const id = `ab-${index}`;
+
+  const remove = async (b: RoleBinding) => {
+    const scope = b.condition === null ? '' : ` (when ${b.condition})`;
+    if (!window.confirm(`Remove the role ${b.role}${scope} from ${principal.id}? Its permissions and cases end at once.`)) return;
+    setRemoveError(undefined);
+    try {
+      await removeRoleBinding(principal.id, b.id);
+      await onChanged();
+    } catch (err) {
+      setRemoveError(err);
+    }
+  };
+
+  const add = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    const body: NewBindingBody = { role };
+    if (condition.trim() !== '') body.condition = condition.trim();
+    const iso = localToIso(expires);
+    if (iso !== undefined) body.expires_at = iso;
+    try {
+      await addRoleBinding(principal.id, body);
+      setRole('');
+      setCondition('');
+      setExpires('');
+      await onChanged();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="bindings">
+      {principal.roles.length === 0 ? (
+        <span className="muted">—</span>
+      ) : (
+        <ul className="plain" aria-label={`Roles of ${principal.id}`}>
+          {principal.roles.map((b) => (
+            <li key={b.id} data-binding-id={b.id} className="binding">
+              <span>
+                {b.role}
+                {b.condition === null ? null : (
+                  <>
+                    {' '}
+                    when <code>{b.condition}</code>
+                  </>
+                )}
+                {b.expires_at === null ? null : <span className="muted small"> until {formatTime(b.expires_at)}</span>}
+              </span>{' '}
+              <button type="button" className="secondary small-button" onClick={() => void remove(b)} aria-label={`Remove ${b.role} from ${principal.id}`}>
+                Remove
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <ErrorMessage error={removeError} />
+      <details className="add-binding">
+        <summary>Add role</summary>
+        <form onSubmit={add} className="binding-form" aria-label={`Add a role to ${principal.id}`}>
+          <div className="field">
+            <label htmlFor={`${id}-role`}>Role</label>
+            <select id={`${id}-role`} required value={role} onChange={(e) => setRole(e.target.value)}>
+              <option value="">(choose)</option>
+              {roles.map((r) => (
+                <option key={r.name} value={r.name}>
+                  {r.name}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor={`${id}-cond`}>Scope condition (CEL, optional)</label>
+            <input id={`${id}-cond`} className="mono" placeholder='case.subject.region == "EU"' value={condition} onChange={(e) => setCondition(e.target.value)} autoComplete="off" />
+          </div>
+          <div className="field">
+            <label htmlFor={`${id}-expires`}>Expires (optional, your local time)</label>
+            <input id={`${id}-expires`} type="datetime-local" value={expires} onChange={(e) => setExpires(e.target.value)} />
+          </div>
+          <p>
+            <button type="submit" disabled={busy || role === ''}>
+              Add role
+            </button>
+          </p>
+          <FieldErrors error={error} single />
+        </form>
+      </details>
+    </div>
+  );
+}
+
+/** PUT /v1/roles/:name: a custom role from a name, a description and permissions. */
+function DefineRole({ roles, onDefined }: { roles: RoleInfo[]; onDefined: () => Promise<void> }): ReactNode {
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const [permissions, setPermissions] = useState<string[]>([]);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const [done, setDone] = useState<string>();
+  const builtin = roles.some((r) => r.name === name.trim() && r.builtin);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    setDone(undefined);
+    const n = name.trim();
+    try {
+      await defineRole(n, { description: description.trim(), permissions });
+      setDone(`Defined ${n}.`);
+      setName('');
+      setDescription('');
+      setPermissions([]);
+      await onDefined();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form onSubmit={submit} className="admin-form" aria-labelledby="a-define-role">
+      <h3 id="a-define-role">Define a role</h3>
+      <p className="muted small">A custom role, or new permissions for one defined before; built-in roles cannot change.</p>
+      <div className="form-row">
+        <div className="field">
+          <label htmlFor="dr-name">Name</label>
+          <input
+            id="dr-name"
+            required
+            pattern={ROLE_NAME_PATTERN}
+            title="2–63 lower-case letters, digits or underscores, starting with a letter"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            autoComplete="off"
+          />
+        </div>
+        <div className="field grow">
+          <label htmlFor="dr-description">Description</label>
+          <input id="dr-description" maxLength={1024} value={description} onChange={(e) => setDescription(e.target.value)} autoComplete="off" />
+        </div>
+      </div>
+      <fieldset className="roles-fieldset">
+        <legend>Permissions</legend>
+        {PERMISSIONS.map((perm) => (
+          <label key={perm} className="check">
+            <input type="checkbox" checked={permissions.includes(perm)} onChange={(e) => setPermissions(e.target.checked ? [...permissions, perm] : permissions.filter((x) => x !== perm))} />{' '}
+            <span className="mono">{perm}</span>
+          </label>
+        ))}
+      </fieldset>
+      {builtin ? <p className="muted small">{name.trim()} is a built-in role and cannot be changed.</p> : null}
+      <p>
+        <button type="submit" disabled={busy || builtin}>
+          Define role
+        </button>
+      </p>
+      {done === undefined ? null : (
+        <p className="notice" role="status">
+          {done}
+        </p>
+      )}
+      <FieldErrors error={error} />
+    </form>
+  );
+}
+
 interface RoleRow {
   role: string;
   condition: string;
 }
 
-/** Field errors of a problem+json answer (`errors[].pointer` like /roles/0/condition), and the rest. */
-function FieldErrors({ error }: { error: unknown }): ReactNode {
+/**
+ * Field errors of a problem+json answer (`errors[].pointer` like /roles/0/condition), and the rest. `single`: the
+ * form sends one binding, so /roles/0/condition is shown as /condition.
+ */
+function FieldErrors({ error, single = false }: { error: unknown; single?: boolean }): ReactNode {
   if (!(error instanceof ApiError) || error.problem.errors === undefined || error.problem.errors.length === 0) return <ErrorMessage error={error} />;
   return (
     <div className="error" role="alert">
@@ -164,7 +357,7 @@ function FieldErrors({ error }: { error: unknown }): ReactNode {
       <ul data-testid="field-errors">
         {error.problem.errors.map((e, i) => (
           <li key={i}>
-            {e.pointer ?? e.parameter ?? ''}
+            {(single ? e.pointer?.replace(/^\/roles\/0(?=\/)/, '') : e.pointer) ?? e.parameter ?? ''}
             {e.pointer === undefined && e.parameter === undefined ? '' : ': '}
             {e.detail}
           </li>

@@ -11,7 +11,7 @@ import { registerAuthRoutes } from './routes/auth.js';
 import { registerPrincipalRoutes } from './routes/principals.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerCaseRoutes } from './routes/cases.js';
-import { registerConsoleRoutes } from './routes/console.js';
+import { registerCollectorRoute, registerConsoleRoutes } from './routes/console.js';
 import { registerStatsRoutes } from './routes/stats.js';
 import { LoopgateError } from '../core/errors.js';
 import type { Loopgate } from '../loopgate.js';
@@ -120,6 +120,7 @@ export async function buildHttpApp(lg: Loopgate, options: HttpOptions = {}): Pro
   registerPolicyRoutes(app, lg);
   registerAuditRoutes(app, lg);
   registerOpenApiRoute(app);
+  registerCollectorRoute(app);
   await registerConsoleRoutes(app);
   await app.ready();
   return app;

@@ -81,6 +81,7 @@ export const ACCESS: Record<string, Access> = {
   'POST /v1/webhooks/deliveries/:id/retry': 'webhooks:manage',
   'GET /v1/keys/approval': 'signed_in',
   'GET /v1/stats/review': 'cases:read_all',
+  'GET /collector.js': 'public',
   // The console's static files (dist/console): public, as the sign-in page must load before anyone signs in.
   'GET /*': 'public',
   'HEAD /*': 'public',

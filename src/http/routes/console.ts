@@ -4,6 +4,7 @@
  * routes are hash-based (`/#/cases/…`): no server-side fallback is needed.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
@@ -31,6 +32,34 @@ export function consoleDirectory(): string | undefined {
     if (existsSync(`${dir}/index.html`)) return dir;
   }
   return undefined;
+}
+
+/** The compiled browser collector (src/collector → dist/collector/index.js), beside the server or from the sources. */
+export function collectorFile(): string | undefined {
+  for (const rel of ['../../collector/index.js', '../../../dist/collector/index.js']) {
+    const file = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(file)) return file;
+  }
+  return undefined;
+}
+
+/**
+ * `GET /collector.js`: the browser collector, for login pages on other origins to import as a module (hence CORS
+ * and a cross-origin resource policy). It is code, not data: no credential, nothing about any user.
+ */
+export function registerCollectorRoute(app: FastifyInstance): void {
+  const file = collectorFile();
+  app.get('/collector.js', { schema: { tags: ['operations'], summary: 'The browser collector (ES module) a login page includes for typing and pointer rhythm.' } }, async (_request, reply) => {
+    if (file === undefined) return reply.callNotFound();
+    const source = (await readFile(file, 'utf8')).replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
+    return reply
+      .type('text/javascript; charset=utf-8')
+      .header('access-control-allow-origin', '*')
+      .header('cross-origin-resource-policy', 'cross-origin')
+      .header('x-content-type-options', 'nosniff')
+      .header('cache-control', 'no-cache')
+      .send(source);
+  });
 }
 
 export async function registerConsoleRoutes(app: FastifyInstance): Promise<boolean> {

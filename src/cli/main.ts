@@ -8,6 +8,8 @@ import { runAuditExport, runAuditRotateKey, runAuditVerify } from './commands/au
 import { runConfigPrint } from './commands/config.js';
 import { runDecide } from './commands/decide.js';
 import { runDemoCommand } from './commands/demo.js';
+import { runEvalKeystroke } from './commands/eval.js';
+import { mouseEvalCommand } from './commands/eval-mouse.js';
 import { runMigrate } from './commands/migrate.js';
 import { runPolicyValidate } from './commands/policy.js';
 import { runApiKeyCreate, runPrincipalCreate } from './commands/principals.js';
@@ -132,6 +134,26 @@ apikey
   .option('--label <text>', 'what the key is for')
   .option('--expires <date-time>', 'when the key stops working (ISO 8601)')
   .action(runApiKeyCreate);
+
+const evaluation = program.command('eval').description('evaluate the behavioural detectors on a data set (docs/evaluation.md)');
+evaluation
+  .command('keystroke')
+  .description('keystroke dynamics, Killourhy & Maxion protocol: per-user EER of scaled Manhattan and the Loopgate detector')
+  .requiredOption('--events <file>', 'CSV, one row per key event: user,session,keyname,timepress,timerelease (ms; other columns ignored)')
+  .option('--train <n>', 'enrolment samples per user (the first N sessions)', (v) => Number(v), 10)
+  .option('--round <ms>', 'round every timestamp to a multiple of this many ms first (a coarse browser timer)', (v) => Number(v))
+  .option('--positional', 'ignore key names: align samples by position, as for secret fields')
+  .option('--csv <file>', 'write the per-user results to this CSV file')
+  .option('--json', 'print the summary as JSON')
+  .action(runEvalKeystroke);
+evaluation
+  .command('mouse')
+  .description('mouse dynamics, Balabit challenge protocol: learn each user from training files, score every test session, AUC')
+  .requiredOption('--data <dir>', 'a directory with training_files/userN/ and test_files/userN/ (Balabit format)')
+  .option('--labels <file>', 'labels (filename,…,is_illegal): prints the pooled and per-user AUC')
+  .option('--scores-out <file>', 'write filename,user,score for every test session (higher = more likely not the user)')
+  .option('--json', 'print the result as JSON')
+  .action(mouseEvalCommand);
 
 program
   .command('config')

@@ -5,6 +5,8 @@
  * of the token being written anywhere that outlives the tab.
  */
 
+import { ROLE_NAME } from '../../src/core/auth/roles.js';
+
 export interface Problem {
   type?: string;
   title?: string;
@@ -367,25 +369,10 @@ export interface PolicyBundleInfo {
 
 export const put = <T = void>(path: string, body: unknown) => api<T>('PUT', path, body);
 
-/**
- * The permission names a role may carry. Hard-coded copy of PERMISSIONS in src/core/auth/roles.ts (the source of
- * truth, which the console does not import): keep the two in step.
- */
-export const PERMISSIONS = [
-  'decisions:write',
-  'decisions:read',
-  'cases:read_all',
-  'cases:manage',
-  'audit:read',
-  'principals:manage',
-  'policies:read',
-  'policies:manage',
-  'webhooks:manage',
-  'models:manage',
-] as const;
-
-/** A custom role's name (ROLE_NAME in src/core/auth/roles.ts). */
-export const ROLE_NAME_PATTERN = '^[a-z][a-z0-9_]{1,62}$';
+// The permission names and the custom-role name rule are the server's own (src/core/auth/roles.ts is pure).
+export { PERMISSIONS } from '../../src/core/auth/roles.js';
+/** A custom role's name, as an HTML `pattern`. */
+export const ROLE_NAME_PATTERN = ROLE_NAME.source;
 
 /** POST /v1/principals/:id/roles: a role binding, optionally scoped (CEL over `case` and `reviewer`) and expiring. */
 export interface NewBindingBody {

@@ -107,17 +107,7 @@ export function StepUp({ need, factors, onDone, onCancel, title = 'Step up your 
         <form onSubmit={submitCode} className="inline-form">
           <div className="field">
             <label htmlFor={`${id}-code`}>Code from your authenticator app</label>
-            <input
-              id={`${id}-code`}
-              name="stepup-code"
-              inputMode="numeric"
-              autoComplete="one-time-code"
-              pattern="[0-9]{6}"
-              maxLength={6}
-              required
-              value={code}
-              onChange={(e) => setCode(e.target.value.replace(/\D/g, ''))}
-            />
+            <TotpCodeInput id={`${id}-code`} name="stepup-code" value={code} onChange={setCode} />
           </div>
           <button type="submit" disabled={busy || code.length !== 6}>
             Verify code
@@ -146,5 +136,41 @@ export function StepUp({ need, factors, onDone, onCancel, title = 'Step up your 
         </p>
       )}
     </section>
+  );
+}
+
+/** Busy and error state around the async actions of a form: the error of the last one is kept for display. */
+export function useAction(): { busy: boolean; error: unknown; run: (fn: () => Promise<void>) => Promise<void> } {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const run = async (fn: () => Promise<void>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await fn();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, run };
+}
+
+/** A 6-digit code from an authenticator app: digits only, offered by the browser as a one-time code. */
+export function TotpCodeInput({ id, name, value, onChange, autoFocus }: { id: string; name?: string; value: string; onChange: (code: string) => void; autoFocus?: boolean }): ReactNode {
+  return (
+    <input
+      id={id}
+      name={name}
+      inputMode="numeric"
+      autoComplete="one-time-code"
+      pattern="[0-9]{6}"
+      maxLength={6}
+      required
+      autoFocus={autoFocus}
+      value={value}
+      onChange={(e) => onChange(e.target.value.replace(/\D/g, ''))}
+    />
   );
 }

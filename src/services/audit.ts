@@ -11,7 +11,6 @@ import type { AuditInput } from '../core/audit/entry.js';
 import { auditGuardsRestored, configurationChanged, modelActivated, signingKeyActivated, type SettingChange } from '../core/audit/records.js';
 import { LoopgateError } from '../core/errors.js';
 import { existingKeyName, loadOrCreateKey, parseSignerKey, parseTrustedKeys, type CheckpointSigner } from '../adapters/signing-key.js';
-import { nodeSha256 } from '../store/audit-tree.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import type { AuditSearch, Store, StoredAuditEntry, StoredCheckpoint } from '../store/store.js';
 import { toBase64, toHex, utf8 } from '../verify/bytes.js';

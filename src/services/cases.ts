@@ -22,7 +22,6 @@ import {
   escalatedRoute,
   eventDigest,
   isClosed,
-  OPEN_CASE_STATUSES,
   recommendationOf,
   scopeActivation,
   unclaimedStatus,
@@ -146,7 +145,7 @@ export class CaseService {
       route: JSON.stringify(route),
       created_at: nowMs,
       deadline_at: deadline,
-      warn_at: route.warn_before === undefined ? null : deadline - route.warn_before * 1000,
+      warn_at: warnAt(route, deadline),
       warned_at: null,
       escalations: 0,
       claimed_by: null,
@@ -432,6 +431,13 @@ export class CaseService {
     ];
 
     const t = tally(c.route, [...counting.earlier, { reviewer_id: caller.principal.id, role: counting.role, verdict: input.verdict }]);
+    // What the reviewer gets back once the verdict is committed: the case as it now stands, the signed verdict, the tally.
+    const answer = async (extra: Record<string, unknown> = {}) => ({
+      case: this.summary(await this.load(id), now),
+      verdict: { id: verdictId, payload, proof: publicProof(proof) },
+      tally: t,
+      ...extra,
+    });
     // An exception rides on the approval that decides the case: if the case were then denied it must not apply.
     if (input.baseline_exception !== undefined && t.state !== 'approved') {
       throw invalid('/baseline_exception', t.state === 'waiting' ? 'give it with the approval that completes the quorum' : 'a baseline exception comes with an approval');
@@ -442,19 +448,15 @@ export class CaseService {
       queries.push(this.update(c, { status, claimed_by: null, lease_until: null }));
       await this.commit(queries, inputs, now);
       this.emit('case.verdict', c, status);
-      return { case: this.summary(await this.load(id), now), verdict: { id: verdictId, payload, proof: publicProof(proof) }, tally: t };
+      return answer();
     }
     if (t.state === 'escalated') {
-      const next = escalatedRoute(c.route)!;
-      const deadline = now + next.timeout * 1000;
-      queries.push(
-        this.update(c, { status: 'escalated', route: JSON.stringify(next), escalations: c.row.escalations + 1, deadline_at: deadline, warn_at: next.warn_before === undefined ? null : deadline - next.warn_before * 1000, warned_at: null, claimed_by: null, lease_until: null }),
-        ...(await this.deps.webhooks.deliveriesFor(this.outbound('case.escalated', c.row, now, { roles: next.reviewers.roles, by: caller.principal.id }))),
-      );
-      inputs.push(this.entry('case.escalated', actor, c, { reason: payload.reason, data: { to: next.reviewers.roles, deadline: new Date(deadline).toISOString() } }));
+      const escalation = await this.escalation(c, now, caller.principal.id, actor, payload.reason);
+      queries.push(...escalation.queries);
+      inputs.push(escalation.audit);
       await this.commit(queries, inputs, now);
       this.emit('case.escalated', c, 'escalated');
-      return { case: this.summary(await this.load(id), now), verdict: { id: verdictId, payload, proof: publicProof(proof) }, tally: t };
+      return answer();
     }
     const approved = t.state === 'approved';
     if (approved) {
@@ -479,7 +481,7 @@ export class CaseService {
     await this.close(c, 'decided', resolution, actor, inputs, queries);
     if (learn !== undefined) await this.learnFrom(c, learn.actorKey);
     if (exception !== undefined) this.deps.baselines.addException(exception.actorKey, exception.value);
-    return { case: this.summary(await this.load(id), now), verdict: { id: verdictId, payload, proof: publicProof(proof) }, tally: t, decision: JSON.parse((await store.getDecision(c.decision.id))!.body) as unknown };
+    return answer({ decision: JSON.parse((await store.getDecision(c.decision.id))!.body) as unknown });
   }
 
   /** The public key the server signs TOTP-backed verdicts with, as a JWK Set. */
@@ -562,18 +564,21 @@ export class CaseService {
   // ---- internals ----
 
   private async escalateOnTimeout(c: LoadedCase, now: number): Promise<void> {
+    const escalation = await this.escalation(c, now, 'timeout', SYSTEM_ACTOR, 'nobody decided before the deadline');
+    await this.commit(escalation.queries, [escalation.audit], now);
+    this.emit('case.escalated', c, 'escalated');
+  }
+
+  /** What handing a case to its route's escalation writes: the new route and deadline, the deliveries, the entry. */
+  private async escalation(c: LoadedCase, now: number, by: string, actor: AuditActor, reason: string) {
     const next = escalatedRoute(c.route)!;
     const deadline = now + next.timeout * 1000;
-    const deliveries = await this.deps.webhooks.deliveriesFor(this.outbound('case.escalated', c.row, now, { roles: next.reviewers.roles, by: 'timeout' }));
-    await this.commit(
-      [
-        this.update(c, { status: 'escalated', route: JSON.stringify(next), escalations: c.row.escalations + 1, deadline_at: deadline, warn_at: next.warn_before === undefined ? null : deadline - next.warn_before * 1000, warned_at: null, claimed_by: null, lease_until: null }),
-        ...deliveries,
-      ],
-      [this.entry('case.escalated', SYSTEM_ACTOR, c, { reason: 'nobody decided before the deadline', data: { to: next.reviewers.roles, deadline: new Date(deadline).toISOString() } })],
-      now,
-    );
-    this.emit('case.escalated', c, 'escalated');
+    const queries: Array<CompiledQuery | GuardedQuery> = [
+      this.update(c, { status: 'escalated', route: JSON.stringify(next), escalations: c.row.escalations + 1, deadline_at: deadline, warn_at: warnAt(next, deadline), warned_at: null, claimed_by: null, lease_until: null }),
+      ...(await this.deps.webhooks.deliveriesFor(this.outbound('case.escalated', c.row, now, { roles: next.reviewers.roles, by }))),
+    ];
+    const audit = this.entry('case.escalated', actor, c, { reason, data: { to: next.reviewers.roles, deadline: new Date(deadline).toISOString() } });
+    return { queries, audit };
   }
 
   /** Closes a case and makes its decision final, with the webhook deliveries announcing both, in one transaction. */
@@ -910,6 +915,11 @@ export class CaseService {
       closed_at: iso(r.closed_at),
     };
   }
+}
+
+/** When a deadline's warning is due, or null when the route sends none. */
+function warnAt(route: Route, deadline: number): number | null {
+  return route.warn_before === undefined ? null : deadline - route.warn_before * 1000;
 }
 
 function notFound(id: string): LoopgateError {

@@ -146,7 +146,7 @@ const migrations: Record<string, MigrationFactory> = {
       }
     },
   }),
-  '0003_review': (dialect) => ({
+  '0003_review': () => ({
     async up(db: Kysely<unknown>) {
       // People and services. The id is the account name (immutable): policies compare it with event fields such
       // as `case.subject.manager == reviewer.id`.

@@ -4,73 +4,20 @@
  * prompt, a server-signed verdict, the audit log verified in the browser; passkeys through Chromium's virtual
  * authenticator; scope; a refused step-up. Needs `npm run build` first: the server serves dist/console.
  *
- * The server runs on a test clock; TOTP codes are computed for t.clock.now(), whatever the browser's clock says.
- * The clock is not the fixed T0 of the other tests, though: the session cookie's Expires comes from the server's
- * clock (sign-in + 12 h), and Chromium drops a cookie that expired by its own, real clock. So the test clock starts
- * at 09:00 UTC on a day near the real date (the same time of day in every run, so the risk scores are the same). The page is opened on http://localhost:<port> because passkeys need the relying
- * party's origin (derived from server.port: http://localhost:<port>), not 127.0.0.1.
+ * The server's clock and the page's origin: see ./support.ts.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Locator, Page } from 'playwright-core';
-import { buildHistory, FIREFOX_LINUX, login, startTestLoopgate, TestClock, type TestLoopgate } from '../helpers/app.js';
-import { openBrowser, type TestBrowser } from '../helpers/browser.js';
-import { caseOf, decide, PASSWORD, reviewer, totpAt, TOTP_STEP_MS, type Reviewer } from '../helpers/reviewers.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { buildHistory, FIREFOX_LINUX, login, type TestLoopgate } from '../helpers/app.js';
+import { caseOf, decide, PASSWORD, reviewer, totpAt, TOTP_STEP_MS } from '../helpers/reviewers.js';
+import { consoleHarness, HOUR, shot, signIn, TEST_TIMEOUT, UI_TIMEOUT, visible } from './support.js';
 
 const MINUTE = 60_000;
-const HOUR = 3_600_000;
-const TEST_TIMEOUT = 90_000;
-const SCREENSHOTS = 'test-results/screenshots';
-const UI_TIMEOUT = 15_000;
-
-/** 09:00 UTC today, or tomorrow when today's would make a session opened now expire within the hour (12 h sessions). */
-function nearRealNine(): number {
-  const now = Date.now();
-  const nine = new Date(now);
-  nine.setUTCHours(9, 0, 0, 0);
-  let t0 = nine.getTime();
-  if (t0 + 11 * HOUR < now) t0 += 24 * HOUR;
-  return t0;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
-  return port;
-}
 
 describe('reviewer console in Chromium', () => {
-  let t: TestLoopgate | undefined;
-  let browser: TestBrowser | undefined;
-  let problems: string[] = [];
-
-  afterEach(async () => {
-    await browser?.close();
-    browser = undefined;
-    await t?.close();
-    t = undefined;
-  });
-
-  /** A test Loopgate on a real port whose passkey relying party is http://localhost:<port>, and a fresh browser. */
-  async function start(): Promise<{ t: TestLoopgate; base: string; page: Page }> {
-    expect(existsSync('dist/console/index.html'), 'run `npm run build` first: the server serves dist/console').toBe(true);
-    const port = await freePort();
-    t = await startTestLoopgate({ store: 'sqlite', overrides: { 'server.port': port }, clock: new TestClock(nearRealNine()) });
-    await t.app.listen({ port, host: '127.0.0.1' });
-    browser = await openBrowser();
-    const page = await browser.context.newPage();
-    page.setDefaultTimeout(UI_TIMEOUT);
-    problems = [];
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
-    });
-    return { t, base: `http://localhost:${port}`, page };
-  }
+  const harness = consoleHarness();
+  const { problems } = harness;
+  const start = () => harness.start();
 
   /** A human admin, so the first-admin setup is done (the test client is a service). */
   async function withAdmin(t: TestLoopgate): Promise<void> {
@@ -81,38 +28,6 @@ describe('reviewer console in Chromium', () => {
   /** Scenario 1 of test/integration/cases.test.ts: 30 ordinary logins (buildHistory), then alice on a new laptop with Firefox on Linux. */
   function riskyLogin(t0: number) {
     return login('alice', t0 - HOUR / 2, { user_agent: FIREFOX_LINUX, device_id: 'alice-new-laptop' }, { subject: { id: 'alice', region: 'EU' } });
-  }
-
-  async function shot(page: Page, name: string): Promise<void> {
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
-  }
-
-  /** Waits for the locator; on a timeout, the error says what the page showed instead. */
-  async function visible(locator: Locator): Promise<Locator> {
-    try {
-      await locator.first().waitFor({ state: 'visible' });
-    } catch (e) {
-      const page = locator.page();
-      const text = await page.locator('body').innerText().catch(() => '(no page text)');
-      throw new Error(`${(e as Error).message.split('\n')[0]}\nat ${page.url()}, the page showed:\n${text.slice(0, 1500)}`);
-    }
-    return locator;
-  }
-
-  /** Password, then the authenticator app's code for the server's now (one TOTP step after the last code used). */
-  async function signIn(page: Page, t: TestLoopgate, r: Reviewer, screenshot?: string): Promise<void> {
-    t.clock.advance(TOTP_STEP_MS);
-    await visible(page.getByRole('heading', { name: 'Sign in' }));
-    if (screenshot !== undefined) await shot(page, screenshot);
-    await page.locator('#signin-account').fill(r.id);
-    await page.locator('#signin-password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await visible(page.getByRole('heading', { name: 'Second factor' }));
-    await page.getByLabel('Code', { exact: true }).fill(await totpAt(r.totpSecret, t.clock.now()));
-    await page.getByRole('button', { name: 'Verify', exact: true }).click();
-    await visible(page.getByRole('heading', { name: 'Review queue' }));
-    expect(await page.getByTestId('signed-in-as').textContent()).toBe(r.id);
   }
 
   async function fillVerdict(page: Page, reason: string): Promise<void> {
@@ -211,9 +126,9 @@ describe('reviewer console in Chromium', () => {
   it(
     'enrols a passkey in Chromium’s virtual authenticator, signs in with it, and signs a verdict with it',
     async () => {
-      const { t, base, page } = await start();
+      const { t, base, page, context } = await start();
       const t0 = t.clock.now();
-      const cdp = await browser!.context.newCDPSession(page);
+      const cdp = await context.newCDPSession(page);
       await cdp.send('WebAuthn.enable');
       await cdp.send('WebAuthn.addVirtualAuthenticator', {
         options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
@@ -268,7 +183,7 @@ describe('reviewer console in Chromium', () => {
   it(
     'a reviewer outside the case’s scope does not see it in the queue, gets "not found" for it, and cannot read the audit log',
     async () => {
-      const { t, base, page } = await start();
+      const { t, base, page, context } = await start();
       const t0 = t.clock.now();
       // Before any human admin exists, the sign-in page offers the first-admin setup.
       await page.goto(base);
@@ -295,7 +210,7 @@ describe('reviewer console in Chromium', () => {
       expect(await (await visible(page.getByTestId('audit-forbidden'))).textContent()).toContain('auditor');
 
       // A second tab shares the cookie; it gets the session's CSRF token from the first tab, so it can act too.
-      const second = await browser!.context.newPage();
+      const second = await context.newPage();
       second.setDefaultTimeout(UI_TIMEOUT);
       await second.goto(`${base}/#/queue`);
       await visible(second.getByTestId('queue-empty'));

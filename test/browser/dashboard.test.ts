@@ -4,93 +4,15 @@
  * security analyst, who sees neither link and gets an explanation at #/dashboard. Needs `npm run build` first.
  * The server's clock is near the real one for the reason given in console.test.ts (the session cookie's Expires).
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Locator, Page } from 'playwright-core';
-import { buildHistory, FIREFOX_LINUX, login, startTestLoopgate, TestClock, type TestLoopgate } from '../helpers/app.js';
-import { openBrowser, type TestBrowser } from '../helpers/browser.js';
-import { caseOf, decide, PASSWORD, reviewer, totpAt, TOTP_STEP_MS, type Reviewer } from '../helpers/reviewers.js';
-
-const HOUR = 3_600_000;
-const TEST_TIMEOUT = 90_000;
-const SCREENSHOTS = 'test-results/screenshots';
-const UI_TIMEOUT = 15_000;
-
-function nearRealNine(): number {
-  const now = Date.now();
-  const nine = new Date(now);
-  nine.setUTCHours(9, 0, 0, 0);
-  let t0 = nine.getTime();
-  if (t0 + 11 * HOUR < now) t0 += 24 * HOUR;
-  return t0;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
-  return port;
-}
+import { describe, expect, it } from 'vitest';
+import { buildHistory, FIREFOX_LINUX, login } from '../helpers/app.js';
+import { caseOf, decide, PASSWORD, reviewer } from '../helpers/reviewers.js';
+import { consoleHarness, HOUR, shot, signIn, TEST_TIMEOUT, visible } from './support.js';
 
 describe('dashboard and administration in Chromium', () => {
-  let t: TestLoopgate | undefined;
-  let browser: TestBrowser | undefined;
-  let problems: string[] = [];
-
-  afterEach(async () => {
-    await browser?.close();
-    browser = undefined;
-    await t?.close();
-    t = undefined;
-  });
-
-  async function start(): Promise<{ t: TestLoopgate; base: string; page: Page }> {
-    expect(existsSync('dist/console/index.html'), 'run `npm run build` first: the server serves dist/console').toBe(true);
-    const port = await freePort();
-    t = await startTestLoopgate({ store: 'sqlite', overrides: { 'server.port': port }, clock: new TestClock(nearRealNine()) });
-    await t.app.listen({ port, host: '127.0.0.1' });
-    browser = await openBrowser();
-    const page = await browser.context.newPage();
-    page.setDefaultTimeout(UI_TIMEOUT);
-    problems = [];
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
-    });
-    return { t, base: `http://localhost:${port}`, page };
-  }
-
-  async function shot(page: Page, name: string): Promise<void> {
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
-  }
-
-  async function visible(locator: Locator): Promise<Locator> {
-    try {
-      await locator.first().waitFor({ state: 'visible' });
-    } catch (e) {
-      const page = locator.page();
-      const text = await page.locator('body').innerText().catch(() => '(no page text)');
-      throw new Error(`${(e as Error).message.split('\n')[0]}\nat ${page.url()}, the page showed:\n${text.slice(0, 1500)}`);
-    }
-    return locator;
-  }
-
-  async function signIn(page: Page, t: TestLoopgate, r: Reviewer): Promise<void> {
-    t.clock.advance(TOTP_STEP_MS);
-    await visible(page.getByRole('heading', { name: 'Sign in' }));
-    await page.locator('#signin-account').fill(r.id);
-    await page.locator('#signin-password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await visible(page.getByRole('heading', { name: 'Second factor' }));
-    await page.getByLabel('Code', { exact: true }).fill(await totpAt(r.totpSecret, t.clock.now()));
-    await page.getByRole('button', { name: 'Verify', exact: true }).click();
-    await visible(page.getByRole('heading', { name: 'Review queue' }));
-    expect(await page.getByTestId('signed-in-as').textContent()).toBe(r.id);
-  }
+  const harness = consoleHarness();
+  const { problems } = harness;
+  const start = () => harness.start();
 
   it(
     'an admin and auditor sees the dashboard’s figures and charts, creates a principal and an API key',

@@ -8,7 +8,7 @@ import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, post, type Ceremony } from '../api.js';
 import { acrName, amrNames, formatTime } from '../format.js';
 import { useSession } from '../session.js';
-import { ErrorMessage, StepUp, type StepUpNeed } from '../ui.js';
+import { ErrorMessage, StepUp, TotpCodeInput, type StepUpNeed } from '../ui.js';
 import { createPasskey, passkeysSupported } from '../webauthn.js';
 
 function needOf(e: unknown): StepUpNeed | undefined {
@@ -167,16 +167,7 @@ function TotpEnrolment({ onNeed }: { onNeed: (e: unknown) => boolean }): ReactNo
           <form onSubmit={(e) => void confirm(e)} className="inline-form">
             <div className="field">
               <label htmlFor="totp-confirm">First code from the app</label>
-              <input
-                id="totp-confirm"
-                inputMode="numeric"
-                autoComplete="one-time-code"
-                pattern="[0-9]{6}"
-                maxLength={6}
-                required
-                value={code}
-                onChange={(e) => setCode(e.target.value.replace(/\D/g, ''))}
-              />
+              <TotpCodeInput id="totp-confirm" value={code} onChange={setCode} />
             </div>
             <button type="submit" disabled={busy || code.length !== 6}>
               Confirm

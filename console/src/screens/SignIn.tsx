@@ -5,7 +5,7 @@
  */
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { describeError, get, post, setCsrfToken, type Ceremony, type SignInResponse } from '../api.js';
-import { ErrorMessage } from '../ui.js';
+import { ErrorMessage, TotpCodeInput, useAction } from '../ui.js';
 import { getPasskey, passkeysSupported } from '../webauthn.js';
 
 export function SignIn({ mfaPending, onSignedIn }: { mfaPending: boolean; onSignedIn: () => Promise<void> }): ReactNode {
@@ -13,8 +13,7 @@ export function SignIn({ mfaPending, onSignedIn }: { mfaPending: boolean; onSign
   const [account, setAccount] = useState('');
   const [password, setPassword] = useState('');
   const [code, setCode] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const [setupPending, setSetupPending] = useState(false);
   const [notice, setNotice] = useState<string>();
 
@@ -28,17 +27,6 @@ export function SignIn({ mfaPending, onSignedIn }: { mfaPending: boolean; onSign
     };
   }, []);
 
-  const run = async (fn: () => Promise<void>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await fn();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const signInPassword = (e: FormEvent) => {
     e.preventDefault();
@@ -129,18 +117,7 @@ export function SignIn({ mfaPending, onSignedIn }: { mfaPending: boolean; onSign
             <form onSubmit={signInTotp}>
               <div className="field">
                 <label htmlFor="signin-code">Code</label>
-                <input
-                  id="signin-code"
-                  name="code"
-                  inputMode="numeric"
-                  autoComplete="one-time-code"
-                  pattern="[0-9]{6}"
-                  maxLength={6}
-                  required
-                  autoFocus
-                  value={code}
-                  onChange={(e) => setCode(e.target.value.replace(/\D/g, ''))}
-                />
+                <TotpCodeInput id="signin-code" name="code" autoFocus value={code} onChange={setCode} />
               </div>
               <button type="submit" disabled={busy || code.length !== 6}>
                 Verify

@@ -12,7 +12,7 @@ import { ApiError, get, post, type CaseDetail, type VerdictChallenge, type Verdi
 import { acrName, formatTime, label as words } from '../format.js';
 import { href } from '../router.js';
 import { useSession } from '../session.js';
-import { ErrorMessage, StepUp, type StepUpNeed } from '../ui.js';
+import { ErrorMessage, StepUp, useAction, type StepUpNeed } from '../ui.js';
 import { getPasskey, passkeysSupported } from '../webauthn.js';
 
 const LABELS = ['confirmed_safe', 'confirmed_risk', 'benign_true_positive', 'unsure'] as const;
@@ -39,8 +39,7 @@ export function VerdictPanel({ c, reload }: { c: CaseDetail; reload: () => Promi
   const [labelValue, setLabelValue] = useState<string>('');
   const [reason, setReason] = useState('');
   const [stage, setStage] = useState<Stage>({ kind: 'form' });
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
 
   const mine = c.status === 'claimed' && c.claimed_by === me.principal.id;
   const verdicts = ['approve', 'deny', ...(c.route.escalate_to === undefined ? [] : ['escalate'])];
@@ -81,17 +80,6 @@ export function VerdictPanel({ c, reload }: { c: CaseDetail; reload: () => Promi
     return null;
   }
 
-  const run = async (fn: () => Promise<void>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await fn();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const requestChallenge = () => post<VerdictChallenge>(`/v1/cases/${c.id}/verdicts/challenge`, input);
 

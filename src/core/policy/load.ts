@@ -21,7 +21,6 @@ import {
   type BundleSettings,
   type Challenge,
   type FallbackOutcome,
-  type Outcome,
   type PolicyBundle,
   type PolicyDocument,
   type PolicyError,

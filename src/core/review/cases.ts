@@ -15,7 +15,6 @@ import type { VerdictKind, VerdictLabel } from './quorum.js';
  */
 export const CASE_STATUSES = ['open', 'claimed', 'escalated', 'decided', 'expired', 'cancelled'] as const;
 export type CaseStatus = (typeof CASE_STATUSES)[number];
-export const OPEN_CASE_STATUSES: CaseStatus[] = ['open', 'claimed', 'escalated'];
 
 export function isClosed(status: string): boolean {
   return status === 'decided' || status === 'expired' || status === 'cancelled';

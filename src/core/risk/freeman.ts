@@ -25,8 +25,6 @@
  */
 import {
   effective,
-  featureTotal,
-  valueStats,
   type Baseline,
   type Counts,
   type Decay,

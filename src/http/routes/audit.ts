@@ -5,7 +5,7 @@
  * authenticate (the principals issue); until then the API is open to whoever reaches it, and each read names
  * the caller's address.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { auditRead } from '../../core/audit/records.js';
 import { LoopgateError } from '../../core/errors.js';
 import type { Loopgate } from '../../loopgate.js';

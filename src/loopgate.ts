@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Clock, Random } from './core/clock.js';
 import type { LearningRule } from './core/decision.js';
 import type { RiskConfig, RiskLevel } from './core/risk/engine.js';
+import type { BehaviourConfig } from './core/behaviour/signals.js';
 import { defaultGeoIpOptions, FileGeoIp, noGeoIp, type GeoIp } from './adapters/geoip.js';
 import type { Config } from './config/schema.js';
 import { LoopgateError } from './core/errors.js';
@@ -108,6 +109,22 @@ export function riskConfigFrom(config: Config): RiskConfig {
     subjectValueCap: r.subject_value_cap,
     globalValueCap: r.global_value_cap,
     sessionSignalWeights: r.session_signal_weights,
+    behaviour: behaviourConfigFrom(r.behaviour),
+  };
+}
+
+type SignalWeightSettings = { weight: number; free_deviations: number; max_contribution: number; typical_credit: number };
+const weightsFrom = (w: SignalWeightSettings) => ({
+  weight: w.weight,
+  freeDeviations: w.free_deviations,
+  maxContribution: w.max_contribution,
+  typicalCredit: w.typical_credit,
+});
+
+function behaviourConfigFrom(b: Config['risk']['behaviour']): BehaviourConfig {
+  return {
+    keystroke: { window: b.keystroke.window, minSamples: b.keystroke.min_samples, ...weightsFrom(b.keystroke) },
+    pointer: { minSessions: b.pointer.min_sessions, minActions: b.pointer.min_actions, ...weightsFrom(b.pointer) },
   };
 }
 
@@ -181,6 +198,7 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
         globalValueCap: risk.globalValueCap,
         cacheSize: config.risk.baseline_cache_size,
         snapshotIntervalMs: config.risk.snapshot_interval_seconds * 1000,
+        behaviour: risk.behaviour,
       },
       clock,
       logger,

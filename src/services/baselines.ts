@@ -18,8 +18,9 @@ import {
   deserialiseCounts,
   emptyBaseline,
   emptyCounts,
-  fold,
   foldBaseline,
+  foldGlobal,
+  observationOf,
   serialiseBaseline,
   serialiseCounts,
   type Baseline,
@@ -28,7 +29,9 @@ import {
   type Observation,
   type SerialBaseline,
 } from '../core/risk/baseline.js';
+import type { BehaviourConfig } from '../core/behaviour/signals.js';
 import type { Clock } from '../core/clock.js';
+import type { LoopgateEvent } from '../core/events/schema.js';
 import { MAX_UA_LENGTH, type TrackedFeature } from '../core/risk/features.js';
 import type { BaselineException } from '../core/risk/exceptions.js';
 import type { Store } from '../store/store.js';
@@ -41,6 +44,7 @@ export interface BaselineOptions {
   /** Principals kept in memory. */
   cacheSize: number;
   snapshotIntervalMs: number;
+  behaviour: BehaviourConfig;
 }
 
 interface StoredDecisionShape {
@@ -60,8 +64,7 @@ export function featuresOfStored(d: StoredDecisionShape): Observation['features'
 /** The observation a learning entry points at: the features of the decision it names. */
 export function observationFromDecision(body: string): Observation {
   const d = JSON.parse(body) as StoredDecisionShape;
-  const features = featuresOfStored(d);
-  return { timeMs: features.time_ms, isLogin: d.event.type === 'login', features };
+  return observationOf(d.event as LoopgateEvent, featuresOfStored(d));
 }
 
 const SNAPSHOT_CHUNK = 500;
@@ -109,7 +112,7 @@ export class BaselineService {
       for (const e of page) {
         const obs = observationFromDecision(e.body);
         if (e.seq > this.global.learnedSeq) {
-          fold(this.global, obs, this.options.decay, this.options.globalValueCap);
+          foldGlobal(this.global, obs, this.options.decay, this.options.globalValueCap);
           this.global.learnedSeq = e.seq;
           this.globalDirty = true;
         }
@@ -208,7 +211,7 @@ export class BaselineService {
   /** Folds a durably logged observation (called after commit, in commit order). */
   learn(actorKey: string, seq: number, observation: Observation): void {
     if (seq > this.global.learnedSeq) {
-      fold(this.global, observation, this.options.decay, this.options.globalValueCap);
+      foldGlobal(this.global, observation, this.options.decay, this.options.globalValueCap);
       this.global.learnedSeq = seq;
       this.globalDirty = true;
     }
@@ -230,7 +233,7 @@ export class BaselineService {
 
   private foldInto(b: Baseline, seq: number, obs: Observation): boolean {
     if (seq <= b.learnedSeq) return false;
-    foldBaseline(b, obs, this.options.decay, this.options.subjectValueCap);
+    foldBaseline(b, obs, this.options.decay, this.options.subjectValueCap, { config: this.options.behaviour, population: this.global.pointer });
     b.learnedSeq = seq;
     return true;
   }

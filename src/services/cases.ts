@@ -32,7 +32,7 @@ import {
 } from '../core/review/cases.js';
 import { conflictOfInterest } from '../core/review/conflicts.js';
 import { countingRole, tally, type CountedVerdict, type VerdictKind, type VerdictLabel } from '../core/review/quorum.js';
-import { summariseBaseline, valueStats } from '../core/risk/baseline.js';
+import { observationOf, summariseBaseline, valueStats } from '../core/risk/baseline.js';
 import { TRACKED_FEATURES, type TrackedFeature } from '../core/risk/features.js';
 import type { BaselineException } from '../core/risk/exceptions.js';
 import type { ApprovalSigner } from '../adapters/approval-key.js';
@@ -623,7 +623,7 @@ export class CaseService {
     const row = await this.deps.store.db.selectFrom('learning').select('seq').where('decision_id', '=', c.decision.id).where('source', '=', 'review').executeTakeFirst();
     if (row === undefined) return;
     const features = featuresOfStored(c.decision);
-    this.deps.baselines.learn(actorKey, row.seq, { timeMs: features.time_ms, isLogin: c.decision.event.type === 'login', features });
+    this.deps.baselines.learn(actorKey, row.seq, observationOf(c.decision.event, features));
   }
 
   private async commit(queries: Array<CompiledQuery | GuardedQuery>, inputs: AuditInput[], now: number): Promise<void> {

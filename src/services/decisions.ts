@@ -13,7 +13,8 @@ import { LoopgateError } from '../core/errors.js';
 import { parseEvent } from '../core/events/parse.js';
 import type { LoopgateEvent, MfaEvent } from '../core/events/schema.js';
 import { evaluatePolicy, fallbackResult, type PolicyResult } from '../core/policy/evaluate.js';
-import type { Baseline, Observation } from '../core/risk/baseline.js';
+import { behaviourOf, type BehaviourSample, type CollectorSignals } from '../core/behaviour/signals.js';
+import { observationOf, type Baseline, type Observation } from '../core/risk/baseline.js';
 import { assessRisk, CONTEXT_MODEL_NAME, type RiskAssessment, type RiskConfig } from '../core/risk/engine.js';
 import { extractFeatures, type ContextFeatures } from '../core/risk/features.js';
 import { VelocityTracker, type VelocityObservation } from '../core/risk/velocity.js';
@@ -214,10 +215,12 @@ export class DecisionService {
     }
 
     let risk: RiskAssessment | { error: string; model: typeof model } = { error: modelError ?? '', model };
+    let behaviour: BehaviourSample | undefined;
     if (modelError === undefined) {
       try {
+        behaviour = event.type === 'login' ? behaviourOf(event.signals as CollectorSignals | undefined) : undefined;
         risk = assessRisk(
-          { event, features, baseline, global: baselines.globalStats, velocity, nowMs: features.time_ms, exceptions: baselines.exceptionsFor(actorKey) },
+          { event, features, baseline, global: baselines.globalStats, velocity, nowMs: features.time_ms, exceptions: baselines.exceptionsFor(actorKey), behaviour },
           this.options.risk,
           this.options.modelVersion,
         );
@@ -277,7 +280,7 @@ export class DecisionService {
       }
     }
     if (decision.learned) {
-      const obs = observationOf(event, features);
+      const obs = observationOf(event, features, behaviour);
       observations.unshift(obs);
       learning.unshift({ actor_key: actorKey, decision_id: id, source: 'decision', created_at: now });
     }
@@ -366,10 +369,6 @@ function batchAudit(batch: DecisionWrite[]): AuditInput {
     batch.map((w) => [w.decision.id, sha256Base64(w.decision.body)] as const),
     batch.flatMap((w) => w.updates.map((u) => [u.id, sha256Base64(u.body)] as const)),
   );
-}
-
-function observationOf(event: LoopgateEvent, features: ContextFeatures): Observation {
-  return { timeMs: features.time_ms, isLogin: event.type === 'login', features };
 }
 
 function decisionRow(d: Decision, json: string, actorKey: string, now: number): NewDecisionRow {

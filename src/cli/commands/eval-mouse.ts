@@ -6,7 +6,7 @@
  */
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_SEGMENT_OPTIONS, parseMouseCsv, sessionFeatures } from '../../core/behaviour/mouse.js';
+import { DEFAULT_SEGMENT_OPTIONS, MOUSE_FEATURE_NAMES, parseMouseCsv, sessionFeatures } from '../../core/behaviour/mouse.js';
 import {
   aucMannWhitney,
   fitLogistic,
@@ -16,6 +16,14 @@ import {
   type LogisticModel,
   type OneClassModel,
 } from '../../core/behaviour/mouse-model.js';
+import {
+  emptyPointerProfile,
+  foldPointer,
+  POINTER_POPULATION_CAP,
+  POINTER_SUBJECT_CAP,
+  scorePointer,
+  type PointerProfile,
+} from '../../core/behaviour/pointer-profile.js';
 import { Progress } from '../progress.js';
 
 export interface MouseEvalOptions {
@@ -36,15 +44,19 @@ export interface SessionScore {
   actions: number;
   twoClass: number;
   oneClass: number;
+  /** The production model: the subject's pointer profile against the population's (pointer-profile.ts). */
+  profile: number;
   /** Scores from the first k actions only, for k in ACTION_STEPS (the last, 'all', is the full score). */
   twoClassByK: number[];
   oneClassByK: number[];
+  profileByK: number[];
   illegal?: boolean;
 }
 
 export interface AucPair {
   twoClass: number;
   oneClass: number;
+  profile: number;
 }
 
 export interface MouseEvalResult {
@@ -111,6 +123,8 @@ export async function runMouseEval(options: MouseEvalOptions): Promise<MouseEval
 
   // Training actions of every user.
   const training = new Map<string, number[][]>();
+  const profiles = new Map<string, PointerProfile>();
+  const population = emptyPointerProfile(MOUSE_FEATURE_NAMES.length);
   const trainFiles: Array<[string, string]> = [];
   for (const u of users) for (const f of await listFiles(join(trainDir, u))) trainFiles.push([u, f]);
   let done = 0;
@@ -119,6 +133,11 @@ export async function runMouseEval(options: MouseEvalOptions): Promise<MouseEval
     const list = training.get(u) ?? [];
     for (const r of rows) list.push(r);
     training.set(u, list);
+    // The production profiles fold session by session, as trusted logins do.
+    const profile = profiles.get(u) ?? emptyPointerProfile(MOUSE_FEATURE_NAMES.length);
+    foldPointer(profile, rows, POINTER_SUBJECT_CAP);
+    profiles.set(u, profile);
+    foldPointer(population, rows, POINTER_POPULATION_CAP);
     progress('reading training sessions', ++done, trainFiles.length);
   }
 
@@ -146,6 +165,7 @@ export async function runMouseEval(options: MouseEvalOptions): Promise<MouseEval
     const rows = await featuresOf(join(testDir, u, f));
     const m2 = twoClass.get(u)!;
     const m1 = oneClass.get(u)!;
+    const mp = profiles.get(u)!;
     const prefix = (k: number | 'all') => (k === 'all' ? rows : rows.slice(0, k));
     const s: SessionScore = {
       filename: f,
@@ -153,8 +173,10 @@ export async function runMouseEval(options: MouseEvalOptions): Promise<MouseEval
       actions: rows.length,
       twoClass: twoClassSessionScore(m2, rows),
       oneClass: oneClassSessionScore(m1, rows),
+      profile: scorePointer(mp, population, rows),
       twoClassByK: ACTION_STEPS.map((k) => twoClassSessionScore(m2, prefix(k))),
       oneClassByK: ACTION_STEPS.map((k) => oneClassSessionScore(m1, prefix(k))),
+      profileByK: ACTION_STEPS.map((k) => scorePointer(mp, population, prefix(k))),
     };
     const label = labels?.get(`${u}/${f}`);
     if (label !== undefined) s.illegal = label.illegal;
@@ -176,6 +198,7 @@ export async function runMouseEval(options: MouseEvalOptions): Promise<MouseEval
     result.pooled = {
       twoClass: aucMannWhitney(labelled.map((s) => s.twoClass), y),
       oneClass: aucMannWhitney(labelled.map((s) => s.oneClass), y),
+      profile: aucMannWhitney(labelled.map((s) => s.profile), y),
     };
     result.perUser = {};
     for (const u of users) {
@@ -187,12 +210,14 @@ export async function runMouseEval(options: MouseEvalOptions): Promise<MouseEval
         illegal: yu.filter(Boolean).length,
         twoClass: aucMannWhitney(mine.map((s) => s.twoClass), yu),
         oneClass: aucMannWhitney(mine.map((s) => s.oneClass), yu),
+        profile: aucMannWhitney(mine.map((s) => s.profile), yu),
       };
     }
     result.byActions = ACTION_STEPS.map((k, i) => ({
       k,
       twoClass: aucMannWhitney(labelled.map((s) => s.twoClassByK[i]!), y),
       oneClass: aucMannWhitney(labelled.map((s) => s.oneClassByK[i]!), y),
+      profile: aucMannWhitney(labelled.map((s) => s.profileByK[i]!), y),
     }));
   }
   result.seconds = (performance.now() - started) / 1000;
@@ -227,13 +252,13 @@ export async function mouseEvalCommand(options: { data: string; labels?: string;
   const out: string[] = [];
   out.push(`users: ${result.users.length}, test sessions scored: ${result.sessions.length}, labelled: ${result.labelled}, ${result.seconds.toFixed(1)} s`);
   if (result.pooled !== undefined && result.perUser !== undefined && result.byActions !== undefined) {
-    out.push('', 'AUC            two-class  one-class');
-    out.push(`pooled             ${fmt(result.pooled.twoClass)}      ${fmt(result.pooled.oneClass)}`);
+    out.push('', 'AUC            two-class  one-class  profile');
+    out.push(`pooled             ${fmt(result.pooled.twoClass)}      ${fmt(result.pooled.oneClass)}    ${fmt(result.pooled.profile)}`);
     for (const [u, a] of Object.entries(result.perUser)) {
-      out.push(`${u.padEnd(8)} ${`${a.sessions}/${a.illegal}`.padEnd(8)}  ${fmt(a.twoClass)}      ${fmt(a.oneClass)}`);
+      out.push(`${u.padEnd(8)} ${`${a.sessions}/${a.illegal}`.padEnd(8)}  ${fmt(a.twoClass)}      ${fmt(a.oneClass)}    ${fmt(a.profile)}`);
     }
-    out.push('', 'actions seen   two-class  one-class');
-    for (const r of result.byActions) out.push(`${String(r.k).padEnd(14)} ${fmt(r.twoClass)}      ${fmt(r.oneClass)}`);
+    out.push('', 'actions seen   two-class  one-class  profile');
+    for (const r of result.byActions) out.push(`${String(r.k).padEnd(14)} ${fmt(r.twoClass)}      ${fmt(r.oneClass)}    ${fmt(r.profile)}`);
   }
   if (options.scoresOut !== undefined) out.push('', `scores written to ${options.scoresOut}`);
   process.stdout.write(`${out.join('\n')}\n`);

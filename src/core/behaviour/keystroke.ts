@@ -175,6 +175,8 @@ export interface KeystrokeModel {
   readonly reference: Reference;
   /** Score a sample: higher = less like the enrolled user. */
   score(sample: KeySample): number;
+  /** Score a sample's features already extracted against `reference` (extractFeatures). */
+  scoreFeatures(features: Float64Array): number;
 }
 
 export interface PopulationModel {
@@ -196,9 +198,12 @@ function median(values: number[]): number {
 
 /** Present values of each feature over the enrolment. */
 function columns(samples: readonly KeySample[], ref: Reference, transform?: (x: number) => number): number[][] {
+  return columnsOfRows(samples.map((s) => extractFeatures(s, ref)), ref, transform);
+}
+
+function columnsOfRows(rows: readonly Float64Array[], ref: Reference, transform?: (x: number) => number): number[][] {
   const cols: number[][] = Array.from({ length: featureCount(ref.keys.length) }, () => []);
-  for (const s of samples) {
-    const f = extractFeatures(s, ref);
+  for (const f of rows) {
     for (let k = 0; k < f.length; k++) {
       const x = f[k]!;
       if (!Number.isNaN(x)) cols[k]!.push(transform === undefined ? x : transform(x));
@@ -217,27 +222,23 @@ function makeModel(
   penalty: number,
   transform: ((x: number) => number) | undefined,
 ): KeystrokeModel {
-  return {
-    detector,
-    reference,
-    score(sample) {
-      const f = extractFeatures(sample, reference);
-      let total = 0;
-      for (let k = 0; k < f.length; k++) {
-        const c = centre[k]!;
-        if (Number.isNaN(c)) continue; // not in the model
-        const raw = f[k]!;
-        if (Number.isNaN(raw)) {
-          total += penalty;
-          continue;
-        }
-        const x = transform === undefined ? raw : transform(raw);
-        const d = Math.abs(x - c) / scale[k]!;
-        total += d < cap ? d : cap;
+  const scoreFeatures = (f: Float64Array): number => {
+    let total = 0;
+    for (let k = 0; k < f.length; k++) {
+      const c = centre[k]!;
+      if (Number.isNaN(c)) continue; // not in the model
+      const raw = f[k]!;
+      if (Number.isNaN(raw)) {
+        total += penalty;
+        continue;
       }
-      return total;
-    },
+      const x = transform === undefined ? raw : transform(raw);
+      const d = Math.abs(x - c) / scale[k]!;
+      total += d < cap ? d : cap;
+    }
+    return total;
   };
+  return { detector, reference, scoreFeatures, score: (sample) => scoreFeatures(extractFeatures(sample, reference)) };
 }
 
 export const scaledManhattan: KeystrokeDetector = {
@@ -285,24 +286,31 @@ export function populationModel(enrolments: readonly (readonly KeySample[])[], m
   return { spread: { hold: pick('hold'), dd: pick('dd'), ud: pick('ud') } };
 }
 
+/**
+ * Loopgate's detector from enrolment features already extracted against a reference: lets a caller reuse one
+ * reference and one extraction for many models (the leave-one-out calibration of signals.ts).
+ */
+export function loopgateModelFromRows(reference: Reference, rows: readonly Float64Array[], population?: PopulationModel): KeystrokeModel {
+  const spread = population?.spread ?? DEFAULT_SPREAD;
+  const L = reference.keys.length;
+  const cols = columnsOfRows(rows, reference, transformTiming);
+  const centre = new Float64Array(cols.length).fill(NaN);
+  const scale = new Float64Array(cols.length).fill(1);
+  cols.forEach((v, k) => {
+    if (v.length === 0) return;
+    const pop = ALPHA * spread[featureKind(k, L)];
+    const own = v.length >= 2 ? robustSpread(v) : 0;
+    centre[k] = median(v);
+    scale[k] = Math.sqrt(own * own + pop * pop) || 1e-6;
+  });
+  return makeModel('loopgate', reference, centre, scale, CAP, CAP, transformTiming);
+}
+
 export const loopgateKeystroke: KeystrokeDetector = {
   name: 'loopgate',
   enrol(samples, options = {}) {
     const reference = referenceOf(samples, options.mode ?? 'keyed');
-    const spread = options.population?.spread ?? DEFAULT_SPREAD;
-    const L = reference.keys.length;
-    const cols = columns(samples, reference, transformTiming);
-    const centre = new Float64Array(cols.length).fill(NaN);
-    const scale = new Float64Array(cols.length).fill(1);
-    cols.forEach((v, k) => {
-      if (v.length === 0) return;
-      const pop = ALPHA * spread[featureKind(k, L)];
-      const own = v.length >= 2 ? robustSpread(v) : 0;
-      centre[k] = median(v);
-      scale[k] = Math.sqrt(own * own + pop * pop) || 1e-6;
-    });
-    return makeModel('loopgate', reference, centre, scale, CAP, CAP, transformTiming);
+    return loopgateModelFromRows(reference, samples.map((s) => extractFeatures(s, reference)), options.population);
   },
 };
-
 export const keystrokeDetectors: readonly KeystrokeDetector[] = [scaledManhattan, loopgateKeystroke];

@@ -84,8 +84,22 @@ export function parseEvent(raw: unknown, nowMs: number, pointerPrefix = ''): Par
   if (input.type === 'agent.action' && actor === undefined) {
     errors.push({ pointer: at('/actor'), detail: 'is required for agent.action events (the acting agent)' });
   }
+  if (input.type === 'login' && errors.length === 0) errors.push(...signalErrors(input.signals, at));
   if (errors.length > 0) return { ok: false, unknownType: false, errors };
   return { ok: true, event: normalise(input, nowMs) };
+}
+
+/** What the schema cannot say about the collector's payload: a secret field never carries its keys. */
+function signalErrors(signals: unknown, at: (path: string) => string): BodyFieldError[] {
+  const fields = (signals as { fields?: Record<string, { secret: boolean; keys?: unknown }> } | undefined)?.fields;
+  if (fields === undefined) return [];
+  const errors: BodyFieldError[] = [];
+  for (const [name, f] of Object.entries(fields)) {
+    if (f.secret && f.keys !== undefined) {
+      errors.push({ pointer: at(`/signals/fields/${escapePointer(name)}/keys`), detail: 'must be absent for a secret field: Loopgate never accepts which keys of a secret were pressed' });
+    }
+  }
+  return errors;
 }
 
 function normalise(input: Record<string, unknown>, nowMs: number): LoopgateEvent {

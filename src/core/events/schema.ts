@@ -97,6 +97,45 @@ function eventSchema<K extends EventType, T extends Record<string, TSchema>>(typ
   );
 }
 
+const Millis = Type.Number({ minimum: 0, maximum: 3_600_000 });
+/** The browser collector's payload (src/collector/index.ts, docs/collector.md), version 1. */
+export const SignalsSchema = Type.Object(
+  {
+    v: Type.Literal(1),
+    collector: ShortText('Who collected the signals, e.g. "loopgate".', 64),
+    timer_resolution_ms: Type.Number({ minimum: 0, maximum: 1000, description: 'The smallest step the page’s clock was seen to take.' }),
+    fields: Type.Optional(
+      Type.Record(
+        Type.String({ minLength: 1, maxLength: 64 }),
+        Type.Object(
+          {
+            secret: Type.Boolean({ description: 'A secret field (a password): only positions and timings, never keys.' }),
+            keys: Type.Optional(Type.Array(Type.String({ maxLength: 32 }), { maxItems: 256, description: 'The keys, in order; never for a secret field.' })),
+            strokes: Type.Array(Type.Tuple([Type.Integer({ minimum: 0, maximum: 1023 }), Millis, Millis]), {
+              maxItems: 256,
+              description: '[position, key-down, key-up] in ms from the field’s first key-down.',
+            }),
+            truncated: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false },
+        ),
+        { maxProperties: 8, description: 'Typing rhythm per field, by the name the page gave it.' },
+      ),
+    ),
+    pointer: Type.Optional(
+      Type.Object(
+        {
+          events: Type.Array(Type.Number(), { maxItems: 8000, description: 'Quadruples t (ms), x, y (CSS px), kind (0 move, 1x press of button x, 2x release, 3 wheel).' }),
+          viewport: Type.Tuple([Type.Number({ minimum: 0 }), Type.Number({ minimum: 0 })]),
+          truncated: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'Behavioural signals from the browser collector (typing and pointer rhythm).' },
+);
+
 export const LoginEventSchema = eventSchema('login', 'A sign-in attempt.', {
   result: Type.Optional(
     Type.Union([Type.Literal('success'), Type.Literal('failure')], {
@@ -104,11 +143,7 @@ export const LoginEventSchema = eventSchema('login', 'A sign-in attempt.', {
     }),
   ),
   method: Type.Optional(ShortText('Primary method, e.g. "password", "passkey", "sso".', 64)),
-  signals: Type.Optional(
-    Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), {
-      description: 'Behavioural signals from the browser collector (typing and pointer rhythm).',
-    }),
-  ),
+  signals: Type.Optional(SignalsSchema),
 });
 
 export const MfaEventSchema = eventSchema('mfa', 'A second-factor or step-up check.', {

@@ -8,6 +8,23 @@
  *
  * Baselines only learn from trusted outcomes; the service layer decides what is trusted, this module only folds.
  */
+import type { LoopgateEvent } from '../events/schema.js';
+import {
+  behaviourOf,
+  deserialiseBehaviour,
+  emptySubjectBehaviour,
+  foldBehaviour,
+  foldPopulation,
+  serialiseBehaviour,
+  summariseBehaviour,
+  type BehaviourConfig,
+  type BehaviourSample,
+  type BehaviourSummary,
+  type CollectorSignals,
+  type SerialBehaviour,
+  type SubjectBehaviour,
+} from '../behaviour/signals.js';
+import { deserialisePointer, serialisePointer, type PointerProfile, type SerialPointerProfile } from '../behaviour/pointer-profile.js';
 import { TRACKED_FEATURES, type ContextFeatures, type TrackedFeature } from './features.js';
 
 /** The fixed frame origin: 2020-01-01T00:00:00Z. */
@@ -34,6 +51,8 @@ export interface Counts {
   w: number;
   features: Map<TrackedFeature, CountTable>;
   learnedSeq: number;
+  /** The population's pointer profile (global statistics only). */
+  pointer?: PointerProfile;
 }
 
 /** Where and when the principal last was, according to a trusted event that had a location. */
@@ -51,6 +70,8 @@ export interface Baseline extends Counts {
   first: number;
   last: number;
   lastTrusted?: LastTrusted;
+  /** Typing and pointer profiles, from trusted logins that carried the collector's signals. */
+  behaviour?: SubjectBehaviour;
 }
 
 export type GlobalStats = Counts;
@@ -64,6 +85,15 @@ export interface Observation {
   timeMs: number;
   isLogin: boolean;
   features: ContextFeatures;
+  behaviour?: BehaviourSample;
+}
+
+/** The observation of an event (its behaviour computed from its signals unless the caller already has it). */
+export function observationOf(event: LoopgateEvent, features: ContextFeatures, behaviour?: BehaviourSample): Observation {
+  const obs: Observation = { timeMs: features.time_ms, isLogin: event.type === 'login', features };
+  const b = behaviour ?? (event.type === 'login' ? behaviourOf(event.signals as CollectorSignals | undefined) : undefined);
+  if (b !== undefined) obs.behaviour = b;
+  return obs;
 }
 
 export function logWeightAt(timeMs: number, decay: Decay): number {
@@ -133,8 +163,27 @@ function prune(table: CountTable, cap: number, justSeen: string): void {
   table.values = new Map([...others.slice(0, keep - 1), [justSeen, table.values.get(justSeen)!]]);
 }
 
-export function foldBaseline(baseline: Baseline, obs: Observation, decay: Decay, cap: number): void {
+/** Folds one observation into the global statistics (context counts and the population's pointer profile). */
+export function foldGlobal(global: Counts, obs: Observation, decay: Decay, cap: number): void {
+  fold(global, obs, decay, cap);
+  if (obs.behaviour !== undefined) {
+    const p = foldPopulation(global.pointer, obs.behaviour);
+    if (p !== undefined) global.pointer = p;
+  }
+}
+
+export function foldBaseline(
+  baseline: Baseline,
+  obs: Observation,
+  decay: Decay,
+  cap: number,
+  behaviour?: { config: BehaviourConfig; population: PointerProfile | undefined },
+): void {
   fold(baseline, obs, decay, cap);
+  if (obs.behaviour !== undefined && behaviour !== undefined) {
+    baseline.behaviour ??= emptySubjectBehaviour();
+    foldBehaviour(baseline.behaviour, obs.behaviour, behaviour.population, behaviour.config);
+  }
   if (baseline.first === 0 || obs.timeMs < baseline.first) baseline.first = obs.timeMs;
   if (obs.timeMs > baseline.last) baseline.last = obs.timeMs;
   const f = obs.features;
@@ -168,12 +217,15 @@ interface SerialCounts {
   w: number | null;
   seq: number;
   f: Record<string, { t: SerialStats; v: Array<[string, ...SerialStats]> }>;
+  /** The population's pointer profile. */
+  bp?: SerialPointerProfile;
 }
 export interface SerialBaseline extends SerialCounts {
   key: string;
   first: number;
   last: number;
   lt?: LastTrusted;
+  bh?: SerialBehaviour;
 }
 
 // JSON has no -Infinity: an empty weight is written as null.
@@ -189,7 +241,9 @@ export function serialiseCounts(c: Counts): SerialCounts {
       v: [...table.values].map(([value, s]) => [value, s.w, s.n, s.last]),
     };
   }
-  return { v: 1, n: c.n, nl: c.nLogin, w: enc(c.w), seq: c.learnedSeq, f };
+  const out: SerialCounts = { v: 1, n: c.n, nl: c.nLogin, w: enc(c.w), seq: c.learnedSeq, f };
+  if (c.pointer !== undefined) out.bp = serialisePointer(c.pointer);
+  return out;
 }
 
 export function deserialiseCounts(s: SerialCounts): Counts {
@@ -200,18 +254,22 @@ export function deserialiseCounts(s: SerialCounts): Counts {
       values: new Map(t.v.map(([value, w, n, last]) => [value, { w, n, last }])),
     });
   }
-  return { n: s.n, nLogin: s.nl, w: dec(s.w), features, learnedSeq: s.seq };
+  const out: Counts = { n: s.n, nLogin: s.nl, w: dec(s.w), features, learnedSeq: s.seq };
+  if (s.bp !== undefined) out.pointer = deserialisePointer(s.bp);
+  return out;
 }
 
 export function serialiseBaseline(b: Baseline): SerialBaseline {
   const s: SerialBaseline = { ...serialiseCounts(b), key: b.key, first: b.first, last: b.last };
   if (b.lastTrusted !== undefined) s.lt = b.lastTrusted;
+  if (b.behaviour !== undefined) s.bh = serialiseBehaviour(b.behaviour);
   return s;
 }
 
 export function deserialiseBaseline(s: SerialBaseline): Baseline {
   const b: Baseline = { ...deserialiseCounts(s), key: s.key, first: s.first, last: s.last };
   if (s.lt !== undefined) b.lastTrusted = s.lt;
+  if (s.bh !== undefined) b.behaviour = deserialiseBehaviour(s.bh);
   return b;
 }
 
@@ -223,6 +281,8 @@ export interface BaselineSummary {
   last_seen: string | null;
   /** The most frequent values per feature (only when asked for: reviewers' view, not the hot path). */
   top?: Partial<Record<TrackedFeature, Array<{ value: string; count: number; last_seen: string }>>>;
+  /** Typing and pointer profiles: what is enrolled, never the timings or keys (reviewers' view). */
+  behaviour?: BehaviourSummary;
 }
 
 export function summariseBaseline(b: Baseline | undefined, topN = 5): BaselineSummary {
@@ -242,6 +302,7 @@ export function summariseBaseline(b: Baseline | undefined, topN = 5): BaselineSu
         .map(([value, s]) => ({ value, count: s.n, last_seen: new Date(s.last).toISOString() }));
     }
     summary.top = top;
+    summary.behaviour = summariseBehaviour(b.behaviour);
   }
   return summary;
 }

@@ -7,6 +7,7 @@
  * the shape of a decision.
  */
 import type { LoopgateEvent } from '../events/schema.js';
+import { assessBehaviour, type BehaviourConfig, type BehaviourSample } from '../behaviour/signals.js';
 import { summariseBaseline, type Baseline, type BaselineSummary, type Counts, type Decay } from './baseline.js';
 import type { ContextFeatures } from './features.js';
 import { exceptionSentence, matchExceptions, type BaselineException } from './exceptions.js';
@@ -32,6 +33,8 @@ export interface RiskConfig {
   globalValueCap: number;
   /** Logit points for an external session signal, by its level. */
   sessionSignalWeights: { low: number; medium: number; high: number };
+  /** Typing and pointer rhythm (behaviour/signals.ts). */
+  behaviour: BehaviourConfig;
 }
 
 export interface RiskReason {
@@ -66,6 +69,8 @@ export interface RiskInputs {
   nowMs: number;
   /** Time-limited exceptions to the actor's baseline (reviewers add them with an approval). */
   exceptions?: readonly BaselineException[];
+  /** The login's typing and pointer sample, from the collector's signals. */
+  behaviour?: BehaviourSample;
 }
 
 export const CONTEXT_MODEL_NAME = 'loopgate-context';
@@ -101,6 +106,10 @@ export function assessRisk(inputs: RiskInputs, config: RiskConfig, modelVersion:
       sentence: `session signal ${event.signal.kind}${event.signal.source ? ` from ${event.signal.source}` : ''} at level ${event.signal.level}${event.signal.reason ? `: ${event.signal.reason}` : ''}`,
       detail: { ...event.signal },
     });
+  }
+
+  if (inputs.behaviour !== undefined) {
+    reasons.push(...assessBehaviour(inputs.behaviour, baseline?.behaviour, inputs.global.pointer, who, config.behaviour));
   }
 
   const excepted = inputs.exceptions === undefined ? undefined : matchExceptions(features, inputs.exceptions, inputs.nowMs);

@@ -248,6 +248,11 @@ export interface CaseDetail extends Omit<CaseSummary, 'route' | 'risk'> {
     logins: number;
     first_seen: string | null;
     last_seen: string | null;
+    /** Typing and pointer profiles: what is enrolled, never timings or keys (src/core/behaviour/signals.ts summariseBehaviour). */
+    behaviour?: {
+      fields: Array<{ field: string; secret: boolean; entries: number }>;
+      pointer: { sessions: number; actions: number } | null;
+    };
     comparison: Array<{ feature: string; value: string; seen: boolean; count: number; last_seen: string | null }>;
     exceptions: Array<{ feature: string; value: string; until: string; reason: string; created_by: string }>;
   };

@@ -158,3 +158,27 @@ describe('profiles survive a snapshot', () => {
     expect(serialiseBehaviour(alice).f.password!.e.every((e) => e.k === null)).toBe(true);
   });
 });
+
+describe('observations and baselines', () => {
+  it('a stored login replays with its behaviour; other events carry none', async () => {
+    const { observationFromDecision } = await import('../../src/services/baselines.js');
+    const { foldBaseline, emptyBaseline, serialiseBaseline, deserialiseBaseline } = await import('../../src/core/risk/baseline.js');
+    const event = { type: 'login', subject: { id: 'alice' }, actor: { kind: 'human', id: 'alice' }, context: {}, signals: collectorPayload(ALICE, 3) };
+    const features = { hour: '09', time_ms: 1 };
+    const obs = observationFromDecision(JSON.stringify({ event, features }));
+    expect(obs.behaviour?.fields.map((f) => f.field)).toEqual(['account', 'password']);
+    expect(obs.behaviour?.pointer?.length).toBe(3);
+    const mfa = observationFromDecision(JSON.stringify({ event: { ...event, type: 'mfa' }, features }));
+    expect(mfa.behaviour).toBeUndefined();
+
+    const b = emptyBaseline('human:alice');
+    foldBaseline(b, obs, { halfLifeMs: 1e9 }, 32, { config, population: undefined });
+    const copy = deserialiseBaseline(JSON.parse(JSON.stringify(serialiseBaseline(b))));
+    expect(copy.behaviour?.fields.get('password')?.entries).toHaveLength(1);
+    expect(copy.behaviour?.pointer?.sessions).toBe(1);
+    // Without the behaviour settings (e.g. an old caller), the context is folded and the profile left alone.
+    const plain = emptyBaseline('human:alice');
+    foldBaseline(plain, obs, { halfLifeMs: 1e9 }, 32);
+    expect(plain.behaviour).toBeUndefined();
+  });
+});

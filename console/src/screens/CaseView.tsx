@@ -1,6 +1,7 @@
 /**
  * One case as its reviewer sees it (GET /v1/cases/<id>): the subject and event, the risk score and each reason
- * with its contribution, the machine's recommendation, the subject's baseline beside this event, the timeline from
+ * with its contribution, the machine's recommendation, the typing and pointer rhythm against the subject's
+ * enrolled profile (deviations on a gauge, enrolment), the subject's baseline beside this event, the timeline from
  * the audit log, comments; claiming and releasing; and the verdict (VerdictPanel). Reloads on stream events about
  * this case.
  */
@@ -111,6 +112,7 @@ function CaseBody({ detail: c, reload, loadError }: { detail: CaseDetail; reload
       <div className="case-grid">
         <div className="case-main">
           <Reasons c={c} />
+          <Behaviour c={c} />
           <EventSection c={c} />
           <Baseline c={c} />
           {c.verdicts.length === 0 ? null : <Verdicts c={c} />}
@@ -175,6 +177,173 @@ function Reasons({ c }: { c: CaseDetail }): ReactNode {
   );
 }
 
+/** Deviations shown on the gauge (beyond: a full gauge) and those that carry no risk (the engine's default). */
+const GAUGE_MAX = 6;
+const FREE_DEVIATIONS = 1.5;
+
+interface BehaviourRow {
+  key: string;
+  kind: 'typing' | 'pointer';
+  name: string;
+  secret?: boolean;
+  /** Deviations from the subject's usual, when scored. */
+  deviations?: number;
+  /** Trusted entries (typing) or sessions (pointer) enrolled. */
+  enrolled: number;
+  /** Entries or sessions needed before the signal is scored, when it is not yet. */
+  needed?: number;
+  contribution?: number;
+  /** Pointer actions in this event, or in the profile when the event had none. */
+  actions?: number;
+  /** False when the row comes from the profile only: this event carried nothing for it. */
+  inEvent: boolean;
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** The behavioural reasons of the event, then whatever else the subject's profile has enrolled. */
+function behaviourRows(c: CaseDetail): BehaviourRow[] {
+  const rows: BehaviourRow[] = [];
+  const profile = c.baseline.behaviour;
+  for (const [i, r] of c.risk.reasons.entries()) {
+    const d = r.detail ?? {};
+    if (r.signal === 'typing_rhythm') {
+      const field = typeof d.field === 'string' ? d.field : `field ${i + 1}`;
+      const secret = typeof d.secret === 'boolean' ? d.secret : profile?.fields.find((f) => f.field === field)?.secret;
+      const row: BehaviourRow = { key: `typing-${field}-${i}`, kind: 'typing', name: field, enrolled: num(d.enrolled) ?? 0, contribution: r.contribution, inEvent: true };
+      if (secret !== undefined) row.secret = secret;
+      const deviations = num(d.deviations);
+      if (deviations !== undefined) row.deviations = deviations;
+      const needed = num(d.needed);
+      if (needed !== undefined) row.needed = needed;
+      rows.push(row);
+    } else if (r.signal === 'pointer_rhythm') {
+      const row: BehaviourRow = { key: `pointer-${i}`, kind: 'pointer', name: 'pointer', enrolled: num(d.enrolled) ?? 0, contribution: r.contribution, inEvent: true };
+      const deviations = num(d.deviations);
+      if (deviations !== undefined) row.deviations = deviations;
+      const needed = num(d.needed);
+      if (needed !== undefined) row.needed = needed;
+      const actions = num(d.actions);
+      if (actions !== undefined) row.actions = actions;
+      rows.push(row);
+    }
+  }
+  for (const f of profile?.fields ?? []) {
+    if (rows.some((r) => r.kind === 'typing' && r.name === f.field)) continue;
+    rows.push({ key: `profile-${f.field}`, kind: 'typing', name: f.field, secret: f.secret, enrolled: f.entries, inEvent: false });
+  }
+  if (profile?.pointer != null && !rows.some((r) => r.kind === 'pointer')) {
+    rows.push({ key: 'profile-pointer', kind: 'pointer', name: 'pointer', enrolled: profile.pointer.sessions, actions: profile.pointer.actions, inEvent: false });
+  }
+  return rows;
+}
+
+/** Deviations from the usual as a small horizontal gauge, 0 to 6+, the free zone (no risk) marked. Inline SVG, as the charts. */
+function DeviationGauge({ deviations, name }: { deviations: number; name: string }): ReactNode {
+  const W = 120;
+  const H = 12;
+  const shown = Math.max(0, deviations);
+  const clamped = Math.min(GAUGE_MAX, shown);
+  const x = (v: number) => (v / GAUGE_MAX) * W;
+  const over = shown > FREE_DEVIATIONS;
+  const text = `${shown.toFixed(1)}${shown > GAUGE_MAX ? ' (6+)' : ''}`;
+  return (
+    <span className="gauge">
+      <span
+        role="meter"
+        aria-label={`Deviations from the usual, ${name}`}
+        aria-valuemin={0}
+        aria-valuemax={GAUGE_MAX}
+        aria-valuenow={Math.round(clamped * 10) / 10}
+        aria-valuetext={`${shown.toFixed(1)} deviations from the usual; up to ${FREE_DEVIATIONS} carries no risk`}
+        className="gauge-meter"
+      >
+        <svg viewBox={`0 0 ${W} ${H}`} width={W} height={H} aria-hidden="true" className="gauge-svg">
+          <rect x={0} y={2} width={W} height={H - 4} rx={4} className="gauge-track" />
+          <rect x={0} y={2} width={x(FREE_DEVIATIONS)} height={H - 4} rx={4} className="gauge-free" />
+          {clamped > 0 ? <rect x={0} y={3} width={Math.max(2, x(clamped))} height={H - 6} rx={3} className={`gauge-value ${over ? 'up' : 'down'}`} /> : null}
+          <line x1={x(FREE_DEVIATIONS)} x2={x(FREE_DEVIATIONS)} y1={0} y2={H} className="gauge-mark" />
+        </svg>
+      </span>{' '}
+      <span className={`mono gauge-text ${over ? 'up' : ''}`} data-testid="deviations">
+        {text}
+      </span>
+    </span>
+  );
+}
+
+function Behaviour({ c }: { c: CaseDetail }): ReactNode {
+  const rows = behaviourRows(c);
+  // Only for a login with typing or pointer reasons, or a subject whose profile has something enrolled.
+  if (rows.length === 0) return null;
+  const unit = (r: BehaviourRow) => (r.kind === 'typing' ? 'trusted entries' : 'trusted sessions');
+  return (
+    <section className="card" aria-labelledby="behaviour-title" data-testid="behaviour">
+      <h2 id="behaviour-title">Typing and pointer</h2>
+      <p className="small muted">
+        How this sign-in was typed and how the pointer moved, against {c.subject.id}’s trusted sign-ins: deviations from the usual on a scale of 0 to{' '}
+        {GAUGE_MAX}+; up to {FREE_DEVIATIONS} (the shaded zone) carries no risk.
+      </p>
+      <div className="table-wrap">
+        <table className="compact behaviour" aria-label="Typing and pointer">
+          <thead>
+            <tr>
+              <th scope="col">Signal</th>
+              <th scope="col">Deviations from the usual</th>
+              <th scope="col">Enrolled</th>
+              <th scope="col">Contribution</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.key} data-behaviour={r.kind === 'typing' ? `typing-${r.name}` : 'pointer'}>
+                <th scope="row">
+                  {r.kind === 'typing' ? (
+                    <>
+                      typing on <span className="mono">{r.name}</span>
+                    </>
+                  ) : (
+                    'pointer movement'
+                  )}
+                  {r.secret === true ? <div className="muted small">secret field: positions only, keys never collected</div> : null}
+                  {r.kind === 'pointer' && r.inEvent && r.actions !== undefined ? <div className="muted small">{r.actions} actions in this sign-in</div> : null}
+                </th>
+                <td>
+                  {r.deviations !== undefined ? (
+                    <DeviationGauge deviations={r.deviations} name={r.kind === 'typing' ? r.name : 'pointer'} />
+                  ) : !r.inEvent ? (
+                    <span className="muted">not in this event</span>
+                  ) : (
+                    <>
+                      <span className="badge badge-muted">not scored</span>{' '}
+                      <span className="small">
+                        {r.enrolled} of {r.needed ?? '?'} {unit(r)} enrolled
+                      </span>
+                    </>
+                  )}
+                </td>
+                <td className="nowrap">
+                  <span className="mono">{r.enrolled}</span> {unit(r)}
+                  {!r.inEvent && r.kind === 'pointer' && r.actions !== undefined ? <div className="muted small">{r.actions} actions</div> : null}
+                </td>
+                <td>
+                  {r.contribution === undefined ? (
+                    <span className="muted">—</span>
+                  ) : (
+                    <span className={`contribution mono ${r.contribution > 0 ? 'up' : r.contribution < 0 ? 'down' : ''}`} title={r.contribution > 0 ? 'raises the risk' : r.contribution < 0 ? 'lowers the risk' : 'no effect'}>
+                      {signed(r.contribution)}
+                    </span>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
 function show(value: unknown): string {
   if (typeof value === 'string') return value;
   return JSON.stringify(value);
@@ -186,6 +355,18 @@ function party(value: unknown): string {
   const { id, ...rest } = value as Record<string, unknown>;
   const more = Object.entries(rest).map(([k, v]) => `${k}: ${show(v)}`);
   return more.length === 0 ? String(id) : `${String(id)} (${more.join(', ')})`;
+}
+
+/**
+ * The collector's payload in a sentence: reviewers judge the rhythm from the typing and pointer card, not from raw
+ * timings (the raw event stays one click away, under "Event as received", because the approval binds to it).
+ */
+function signalsSummary(v: unknown): string {
+  const p = v as { timer_resolution_ms?: number; fields?: Record<string, { secret?: boolean; strokes?: unknown[] }>; pointer?: { events?: unknown[] } };
+  const fields = Object.entries(p.fields ?? {}).map(([name, f]) => `${name}${f.secret === true ? ' (secret)' : ''}: ${f.strokes?.length ?? 0} keystrokes`);
+  const pointer = p.pointer?.events === undefined ? [] : [`pointer: ${Math.floor(p.pointer.events.length / 4)} events`];
+  const timer = typeof p.timer_resolution_ms === 'number' ? [`timer ${p.timer_resolution_ms} ms`] : [];
+  return [...fields, ...pointer, ...timer].join('; ') || 'none';
 }
 
 function EventSection({ c }: { c: CaseDetail }): ReactNode {
@@ -212,7 +393,7 @@ function EventSection({ c }: { c: CaseDetail }): ReactNode {
           <FactRow key={`ctx-${k}`} name={k.replace(/_/g, ' ')} value={show(v)} />
         ))}
         {rest.map(([k, v]) => (
-          <FactRow key={k} name={k.replace(/_/g, ' ')} value={show(v)} />
+          <FactRow key={k} name={k.replace(/_/g, ' ')} value={k === 'signals' && e.type === 'login' ? signalsSummary(v) : show(v)} />
         ))}
       </dl>
       <details>

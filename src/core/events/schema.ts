@@ -111,7 +111,8 @@ export const SignalsSchema = Type.Object(
           {
             secret: Type.Boolean({ description: 'A secret field (a password): only positions and timings, never keys.' }),
             keys: Type.Optional(Type.Array(Type.String({ maxLength: 32 }), { maxItems: 256, description: 'The keys, in order; never for a secret field.' })),
-            strokes: Type.Array(Type.Tuple([Type.Integer({ minimum: 0, maximum: 1023 }), Millis, Millis]), {
+            // [position, down, up] (a tuple, written as a fixed-length array: Ajv 2020 and OpenAPI both read it).
+            strokes: Type.Array(Type.Array(Millis, { minItems: 3, maxItems: 3 }), {
               maxItems: 256,
               description: '[position, key-down, key-up] in ms from the field’s first key-down.',
             }),
@@ -126,7 +127,7 @@ export const SignalsSchema = Type.Object(
       Type.Object(
         {
           events: Type.Array(Type.Number(), { maxItems: 8000, description: 'Quadruples t (ms), x, y (CSS px), kind (0 move, 1x press of button x, 2x release, 3 wheel).' }),
-          viewport: Type.Tuple([Type.Number({ minimum: 0 }), Type.Number({ minimum: 0 })]),
+          viewport: Type.Array(Type.Number({ minimum: 0, maximum: 100_000 }), { minItems: 2, maxItems: 2, description: 'Width and height, CSS px.' }),
           truncated: Type.Optional(Type.Boolean()),
         },
         { additionalProperties: false },

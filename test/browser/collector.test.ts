@@ -2,12 +2,14 @@
  * The browser collector in Chromium: a login page on another origin imports it from Loopgate (`/collector.js`, CORS),
  * a person types an account name and a password and moves the pointer; the payload has the keys of the account
  * field, only positions and timings for the password, the pointer track and the timer precision; posted as a login
- * event's `signals`, it flows through the decision API and is stored with the decision.
+ * event's `signals`, it flows through the decision API and is stored with the decision. Then, end to end: a person
+ * who signs in a few times enrols a typing profile, and the reasons of the next logins say whether the typing was
+ * theirs.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestLoopgate, type TestLoopgate } from '../helpers/app.js';
+import { login, startTestLoopgate, type TestLoopgate } from '../helpers/app.js';
 import { openBrowser, type TestBrowser } from '../helpers/browser.js';
 
 const PASSWORD = 'hunter22!';
@@ -101,4 +103,53 @@ describe('the browser collector in Chromium', () => {
     expect(res.json().event.signals).toEqual(payload);
     expect(JSON.stringify(payload).length).toBeLessThan(t.config.server.body_limit);
   }, 60_000);
+
+  it('typing in the browser enrols a profile from trusted logins, and the next logins’ reasons say whose typing it was', async () => {
+    t = await startTestLoopgate({ store: 'sqlite' });
+    const loopgate = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    site = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(loginPage(`${loopgate}/collector.js`)));
+    await new Promise<void>((r) => site!.listen(0, '127.0.0.1', () => r()));
+    const page = await (browser = await openBrowser()).context.newPage();
+    const url = `http://localhost:${(site.address() as AddressInfo).port}/`;
+
+    /** One sign-in: the page is loaded afresh, the account and password are typed with this hold and gap (ms). */
+    const signIn = async (holdMs: number, gapMs: number) => {
+      await page.goto(url);
+      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
+      for (const [field, text] of [['#account', 'alice'], ['#password', PASSWORD]] as const) {
+        await page.click(field);
+        for (const [i, ch] of [...text].entries()) {
+          await page.keyboard.down(ch);
+          await page.waitForTimeout(holdMs);
+          await page.keyboard.up(ch);
+          // A rhythm of this person: some key pairs are slower than others.
+          await page.waitForTimeout(gapMs * (i % 3 === 2 ? 1.6 : 1));
+        }
+      }
+      const signals = await page.evaluate(() => (window as unknown as { collector: { payload(): unknown } }).collector.payload());
+      const res = await t!.post('/v1/decisions', { event: login('alice', Date.parse('2026-06-01T09:00:00Z'), {}, { signals }) });
+      expect(res.statusCode, res.body).toBe(201);
+      return res.json() as { learned: boolean; risk: { reasons: Array<{ signal: string; contribution: number; sentence: string; detail: { field?: string; deviations?: number } }> } };
+    };
+    const passwordReason = (d: Awaited<ReturnType<typeof signIn>>) => d.risk.reasons.find((r) => r.signal === 'typing_rhythm' && r.detail.field === 'password')!;
+
+    // Five trusted sign-ins enrol the profile; until then the reason says how far enrolment is.
+    for (let i = 0; i < 5; i++) {
+      const d = await signIn(70, 120);
+      expect(d.learned).toBe(true);
+      expect(passwordReason(d).sentence).toBe(`typing rhythm on password not scored: ${i} of 5 trusted entries enrolled for alice`);
+    }
+    const own = await signIn(70, 120);
+    // Real timers under a loaded machine jitter, so the genuine login is held to "close to usual", not to exactly 0.
+    expect(passwordReason(own).sentence).toMatch(/^typing rhythm on password (as usual for alice \(|\d\.\d deviations from alice's usual \().*5 trusted entries, positions only\)$/);
+    expect(passwordReason(own).detail.deviations!).toBeLessThan(3);
+
+    // Someone else types the same password: quick keys, short holds.
+    const other = await signIn(25, 45);
+    const reason = passwordReason(other);
+    expect(reason.sentence).toMatch(/^typing rhythm on password \d+\.\d deviations from alice's usual \(6 trusted entries, positions only\)$/);
+    expect(reason.contribution).toBeGreaterThan(0.5);
+    expect(reason.contribution).toBeGreaterThan(passwordReason(own).contribution);
+    expect(reason.detail.deviations!).toBeGreaterThan(passwordReason(own).detail.deviations! + 2);
+  }, 120_000);
 });

@@ -182,3 +182,13 @@ describe('observations and baselines', () => {
     expect(plain.behaviour).toBeUndefined();
   });
 });
+
+describe('stored logins from before the payload was validated', () => {
+  it('teach nothing from a malformed payload instead of stopping the replay', async () => {
+    const { observationFromDecision } = await import('../../src/services/baselines.js');
+    const event = { type: 'login', subject: { id: 'alice' }, actor: { kind: 'human', id: 'alice' }, context: {}, signals: { fields: { password: { secret: true } }, pointer: 'x' } };
+    const obs = observationFromDecision(JSON.stringify({ event, features: { hour: '09', time_ms: 1 } }));
+    expect(obs.isLogin).toBe(true);
+    expect(obs.behaviour).toBeUndefined();
+  });
+});

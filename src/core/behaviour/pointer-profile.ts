@@ -80,7 +80,7 @@ export function foldPointer(profile: PointerProfile, rows: readonly number[][], 
   profile.sessions += 1;
 }
 
-/** Actions folded in, per type. */
+/** Actions folded in, all types together (after forgetting). */
 export function pointerActions(profile: PointerProfile): number {
   return profile.byType.reduce((a, s) => a + s.w, 0);
 }

@@ -91,9 +91,21 @@ export interface Observation {
 /** The observation of an event (its behaviour computed from its signals unless the caller already has it). */
 export function observationOf(event: LoopgateEvent, features: ContextFeatures, behaviour?: BehaviourSample): Observation {
   const obs: Observation = { timeMs: features.time_ms, isLogin: event.type === 'login', features };
-  const b = behaviour ?? (event.type === 'login' ? behaviourOf(event.signals as CollectorSignals | undefined) : undefined);
+  const b = behaviour ?? (event.type === 'login' ? storedBehaviour(event.signals) : undefined);
   if (b !== undefined) obs.behaviour = b;
   return obs;
+}
+
+/**
+ * The behaviour of a stored login. Logins stored before the collector's payload was validated may carry anything in
+ * `signals`: such a payload teaches nothing rather than stopping the replay of the learning log.
+ */
+function storedBehaviour(signals: unknown): BehaviourSample | undefined {
+  try {
+    return behaviourOf(signals as CollectorSignals | undefined);
+  } catch {
+    return undefined;
+  }
 }
 
 export function logWeightAt(timeMs: number, decay: Decay): number {

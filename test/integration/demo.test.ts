@@ -134,6 +134,11 @@ describe('loopgate demo', () => {
     expect(view.status).toBe(200);
     expect(view.body).toMatchObject({ status: 'open', route: { name: 'security-review' }, you: { can_decide: true } });
     expect(view.body.risk.reasons.map((r: { sentence: string }) => r.sentence)).toContainEqual(expect.stringMatching(/^device alice-device-\d+ never seen for alice/));
+    // Someone else typed alice's password: the reason says so, against her enrolled entries, and counts.
+    const typing = (view.body.risk.reasons as Array<{ signal: string; contribution: number; sentence: string }>).find((r) => r.signal === 'typing_rhythm' && r.sentence.includes('on password'));
+    expect(typing?.sentence).toMatch(/^typing rhythm on password \d+\.\d deviations from alice's usual \(20 trusted entries, positions only\)$/);
+    expect(typing!.contribution).toBeGreaterThan(0);
+    expect(view.body.baseline.behaviour.fields).toContainEqual({ field: 'password', secret: true, entries: 20 });
 
     const kim = await session('kim');
     expect((await call('GET', `/v1/cases/${aliceCase!.id}`, kim)).status).toBe(404);

@@ -22,6 +22,7 @@ import type { Config } from '../../config/schema.js';
 import { consoleDirectory } from '../../http/routes/console.js';
 import { createLogger, startServer, type RunningServer } from '../../server.js';
 import { configFrom } from './shared.js';
+import { collectorPayload, styleFor, type Style } from './synthetic-signals.js';
 
 export interface DemoOptions {
   /** TCP port (default: the configuration's, 7470); 0 picks a free one. */
@@ -129,11 +130,6 @@ const TRIP_NETWORKS: Partial<Record<City, Network>> = {
   windsor: { net: '142.114.9', asn: 577, as_org: 'Bell Canada' },
   toronto: { net: '174.112.30', asn: 577, as_org: 'Bell Canada' },
 };
-/** VPN and hosting providers with exit addresses in the people's home countries. */
-const VPN: Record<'EU' | 'US', Network> = {
-  EU: { net: '5.180.62', asn: 60068, as_org: 'Datacamp Limited' },
-  US: { net: '45.76.21', asn: 20473, as_org: 'The Constant Company, LLC' },
-};
 /** Where the credential-stuffing bursts come from: a hosting provider. */
 const ATTACKER: Network & { city: City } = { city: 'frankfurt', net: '185.220.101', asn: 9009, as_org: 'M247 Europe SRL' };
 
@@ -173,9 +169,10 @@ const MANAGER = 'mona';
 /**
  * The people the scenarios happen to, each with their own home provider (so that how familiar their usual network
  * looks is the same for all) and a month of history. alice, bob, carol and dan are the ones whose accounts someone
- * tries to take over; erin, gina and frank travel. With the shipped risk settings and policy, a new laptop behind a
- * VPN scores high (review), a new laptop with a new browser at home medium (MFA), and a trip low (MFA all the same:
- * a new country). Baselines grow as the stream runs; the levels hold for about half an hour at the default pace.
+ * tries to take over; erin, gina and frank travel. Everyone types and moves the pointer in their own way (the
+ * logins carry the browser collector's signals). With the shipped risk settings and policy, a new laptop at home with
+ * the password typed in someone else's rhythm scores high (review), a new laptop with a new browser at home medium
+ * (MFA), and a trip low (MFA all the same: a new country). Baselines grow as the stream runs; the levels hold for about half an hour at the default pace.
  */
 const SUBJECTS: Subject[] = [
   { id: 'alice', region: 'EU', department: 'Finance', home: 'amsterdam', isp: { net: '145.53.80', asn: 1136, as_org: 'KPN B.V.' }, client: 'chromeWindows', trips: [], currency: 'EUR' },
@@ -502,6 +499,35 @@ function homeGeo(s: Subject) {
   return geoOf(s.home, s.isp);
 }
 
+/** Each person types and moves the pointer in their own way (the same every run: the style follows from the id). */
+function styleOf(s: Subject): Style {
+  let h = 2166136261;
+  for (const ch of s.id) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
+  return styleFor(h >>> 0);
+}
+
+/**
+ * Someone else at the keyboard: an attacker who knows the password types it in their own rhythm, unlike the
+ * person's (much quicker or much slower keys, another way of moving the pointer).
+ */
+function intruderOf(s: Subject): Style {
+  const own = styleOf(s);
+  const quick = own.gapMs > 150;
+  return {
+    holdMs: own.holdMs * (quick ? 0.5 : 1.7),
+    gapMs: own.gapMs * (quick ? 0.5 : 1.8),
+    jitter: own.jitter,
+    speed: own.speed * (own.speed > 1.1 ? 0.4 : 2.2),
+    bow: own.bow > 0.06 ? 0.01 : 0.15,
+    restMs: own.restMs * (own.restMs > 120 ? 0.3 : 2.5),
+  };
+}
+
+/** The login page's collector payload for a sign-in typed by `style` (the account name is the subject's id). */
+function signalsOf(s: Subject, style: Style, random: DemoRandom) {
+  return collectorPayload(style, random.int(1, 1_000_000_000), { account: s.id });
+}
+
 function homeContext(s: Subject, random: DemoRandom) {
   return { ip: homeIp(s, random.int(0, 3)), user_agent: UA[s.client].ua, device_id: `${s.id}-laptop`, geo: homeGeo(s) };
 }
@@ -516,7 +542,7 @@ async function buildHistory(api: Api, pepKey: string, random: DemoRandom): Promi
     const events = [];
     for (let i = SUBJECTS.includes(s) ? HISTORY_LOGINS : STAFF_HISTORY_LOGINS; i >= 1; i--) {
       const time = now - i * DAY + random.int(-45, 45) * MINUTE;
-      events.push({ type: 'login', subject: subjectOf(s), time: new Date(time).toISOString(), method: 'password', result: 'success', context: { ...homeContext(s, random), ip: homeIp(s, i) } });
+      events.push({ type: 'login', subject: subjectOf(s), time: new Date(time).toISOString(), method: 'password', result: 'success', context: { ...homeContext(s, random), ip: homeIp(s, i) }, signals: signalsOf(s, styleOf(s), random) });
     }
     return events;
   });
@@ -681,20 +707,29 @@ class Stream {
   // ---- the scenarios ----
 
   private ordinaryLogin(s: Subject): Planned {
-    return { event: { type: 'login', subject: subjectOf(s), method: 'password', result: 'success', context: homeContext(s, this.random) }, note: 'usual laptop, from home' };
+    return {
+      event: { type: 'login', subject: subjectOf(s), method: 'password', result: 'success', context: homeContext(s, this.random), signals: signalsOf(s, styleOf(s), this.random) },
+      note: 'usual laptop, from home',
+    };
   }
 
   /**
-   * Scenario 1: a laptop the person never used, signing in through a VPN provider they never used (with their
-   * usual browser: the attacker copied it): high risk, and a security analyst of their region reviews it.
+   * Scenario 1: a laptop the person never used, at home with their usual browser (the attacker copied it), the
+   * password typed and the pointer moved in someone else's rhythm: high risk, and a security analyst of their region
+   * reviews it, with the typing and pointer beside the person's usual.
    */
   private riskyLogin(s: Subject): Planned {
     const device = `${s.id}-device-${++this.devices}`;
-    const vpn = VPN[s.region];
-    const ip = `${vpn.net}.${this.random.int(2, 250)}`;
     return {
-      event: { type: 'login', subject: subjectOf(s), method: 'password', result: 'success', context: { ip, user_agent: UA[s.client].ua, device_id: device, geo: geoOf(s.home, vpn) } },
-      note: `new device ${device} through a VPN never seen for ${s.id} (${vpn.as_org})`,
+      event: {
+        type: 'login',
+        subject: subjectOf(s),
+        method: 'password',
+        result: 'success',
+        context: { ...homeContext(s, this.random), device_id: device },
+        signals: signalsOf(s, intruderOf(s), this.random),
+      },
+      note: `new device ${device}, typed and moved in another rhythm`,
     };
   }
 

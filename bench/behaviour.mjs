@@ -24,6 +24,7 @@ const { segmentActions, sessionFeatures, MOUSE_FEATURE_NAMES, DEFAULT_SEGMENT_OP
 const { scorePointer, emptyPointerProfile, foldPointer, POINTER_SUBJECT_CAP, POINTER_POPULATION_CAP } = await import(dist('core/behaviour/pointer-profile.js'));
 const { behaviourOf, pointerEvents, foldBehaviour, foldPopulation, emptySubjectBehaviour, assessBehaviour, DEFAULT_BEHAVIOUR_CONFIG } = await import(dist('core/behaviour/signals.js'));
 const { parseKeystrokeCsv } = await import(dist('cli/commands/eval.js'));
+const { seeded, gaussian } = await import(dist('cli/commands/synthetic-signals.js'));
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 7));
@@ -84,20 +85,6 @@ function fmtNs(ns) {
 const fmtUs = (us) => (us < 1000 ? `${us < 10 ? us.toFixed(2) : us.toFixed(1)} µs` : `${(us / 1000).toFixed(3)} ms`);
 const fmtMs = (us) => `${(us / 1000).toFixed(3)} ms`;
 const ratio = (a, b) => a / b;
-
-// ---- seeded noise (mulberry32), as test/helpers/signals.ts ----
-
-function seeded(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const gaussian = (rand) => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-9))) * Math.cos(2 * Math.PI * rand());
 
 const results = { keystroke: {}, mouse: {} };
 const started = performance.now();

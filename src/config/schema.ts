@@ -3,17 +3,19 @@
  * docs/configuration.md is generated from this file (`npm run docs:config`), and a test keeps them in step.
  */
 import Type, { type Static, type TSchema } from 'typebox';
+import { DEFAULT_BEHAVIOUR_CONFIG, type SignalWeights } from '../core/behaviour/signals.js';
 
 /** Attach the environment variable that sets a value (when not the derived LOOPGATE_<PATH> name). */
 const env = (name: string) => ({ env: name });
 
 /** The shared weights of a behavioural signal: contribution = clamp(weight × (deviations − free), −credit, max). */
-const SignalWeightFields = (weight: number, max: number) => ({
-  weight: Type.Number({ minimum: 0, default: weight, description: 'Logit points per deviation from the usual beyond free_deviations.' }),
-  free_deviations: Type.Number({ minimum: 0, default: 1.5, description: 'Deviations from the subject’s usual that carry no risk.' }),
-  max_contribution: Type.Number({ minimum: 0, default: max, description: 'Largest contribution of the signal, logit points.' }),
-  typical_credit: Type.Number({ minimum: 0, default: 0.3, description: 'Largest risk reduction for a rhythm typical of the subject, logit points.' }),
+const SignalWeightFields = (d: SignalWeights) => ({
+  weight: Type.Number({ minimum: 0, default: d.weight, description: 'Logit points per deviation from the usual beyond free_deviations.' }),
+  free_deviations: Type.Number({ minimum: 0, default: d.freeDeviations, description: 'Deviations from the subject’s usual that carry no risk.' }),
+  max_contribution: Type.Number({ minimum: 0, default: d.maxContribution, description: 'Largest contribution of the signal, logit points.' }),
+  typical_credit: Type.Number({ minimum: 0, default: d.typicalCredit, description: 'Largest risk reduction for a rhythm typical of the subject, logit points.' }),
 });
+const BEHAVIOUR = DEFAULT_BEHAVIOUR_CONFIG;
 
 const Level = Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high'), Type.Literal('critical')]);
 
@@ -137,17 +139,17 @@ export const ConfigSchema = Type.Object(
           {
             keystroke: Type.Object(
               {
-                window: Type.Integer({ minimum: 2, maximum: 100, default: 20, description: 'Trusted entries kept per subject and field (the newest).' }),
-                min_samples: Type.Integer({ minimum: 2, maximum: 100, default: 5, description: 'Trusted entries of a field needed before its typing is scored.' }),
-                ...SignalWeightFields(0.8, 3),
+                window: Type.Integer({ minimum: 2, maximum: 100, default: BEHAVIOUR.keystroke.window, description: 'Trusted entries kept per subject and field (the newest).' }),
+                min_samples: Type.Integer({ minimum: 2, maximum: 100, default: BEHAVIOUR.keystroke.minSamples, description: 'Trusted entries of a field needed before its typing is scored.' }),
+                ...SignalWeightFields(BEHAVIOUR.keystroke),
               },
               { default: {}, additionalProperties: false, description: 'Typing rhythm per field (docs/risk.md).' },
             ),
             pointer: Type.Object(
               {
-                min_sessions: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Trusted sessions with pointer actions needed before the pointer is scored.' }),
-                min_actions: Type.Integer({ minimum: 1, maximum: 1000, default: 2, description: 'Pointer actions (moves, clicks, drags) a login needs to be scored or learned.' }),
-                ...SignalWeightFields(0.6, 2),
+                min_sessions: Type.Integer({ minimum: 1, maximum: 1000, default: BEHAVIOUR.pointer.minSessions, description: 'Trusted sessions with pointer actions needed before the pointer is scored.' }),
+                min_actions: Type.Integer({ minimum: 1, maximum: 1000, default: BEHAVIOUR.pointer.minActions, description: 'Pointer actions (moves, clicks, drags) a login needs to be scored or learned.' }),
+                ...SignalWeightFields(BEHAVIOUR.pointer),
               },
               { default: {}, additionalProperties: false, description: 'Pointer movement (docs/risk.md).' },
             ),

@@ -10,7 +10,7 @@ import { ApiError, describeError, get, post, type CaseDetail, type TimelineEntry
 import { acrName, conflictText, formatDuration, formatTime, label, relative, score, signed } from '../format.js';
 import { href } from '../router.js';
 import { hasPermission, useSession } from '../session.js';
-import { ErrorMessage, RiskBadge, Spinner, StatusBadge } from '../ui.js';
+import { ErrorMessage, RiskBadge, Spinner, StatusBadge, useAction } from '../ui.js';
 import { useCaseStream } from './Queue.js';
 import { VerdictPanel } from './VerdictPanel.js';
 
@@ -552,21 +552,14 @@ export function Timeline({ entries }: { entries: TimelineEntry[] }): ReactNode {
 
 function Comments({ c, reload }: { c: CaseDetail; reload: () => Promise<void> }): ReactNode {
   const [text, setText] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await post(`/v1/cases/${c.id}/comments`, { text: text.trim() });
       setText('');
       await reload();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <section className="card" aria-labelledby="comments-title">
@@ -587,22 +580,14 @@ function Comments({ c, reload }: { c: CaseDetail; reload: () => Promise<void> })
 
 function YourPart({ c, reload, serverNow }: { c: CaseDetail; reload: () => Promise<void>; serverNow: number }): ReactNode {
   const { me } = useSession();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const mine = c.status === 'claimed' && c.claimed_by === me.principal.id;
   const closed = CLOSED.has(c.status);
-  const act = async (what: 'claim' | 'release') => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const act = (what: 'claim' | 'release') =>
+    run(async () => {
       await post(`/v1/cases/${c.id}/${what}`);
       await reload();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <section className="card" aria-labelledby="you-title">
       <h2 id="you-title">Your part</h2>

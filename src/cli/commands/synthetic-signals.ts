@@ -41,7 +41,8 @@ export function seeded(seed: number): () => number {
   };
 }
 
-function gaussian(rand: () => number): number {
+/** A standard normal draw (Box–Muller) from a uniform generator. */
+export function gaussian(rand: () => number): number {
   const u = Math.max(rand(), 1e-9);
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
 }

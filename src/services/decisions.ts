@@ -1,31 +1,32 @@
 /**
  * The decision use case: event → features → risk → policy → decision, stored durably.
  *
+ * Scoring (validation, enrichment, risk, policy, serialisation) is done by a `ScoringBackend`: in this thread, or
+ * in the scoring thread so that the event loop serving HTTP is not held up by it. Either way, this service owns
+ * what must happen once and in order: the decision's id and time, the claim on an answered challenge, the case a
+ * review opens, the group commit, and the learning that follows it.
+ *
  * Failures never allow: a risk model error or an unexpected policy error applies the event type's fallback.
  * A decision is acknowledged only after its group commit is durable; what it teaches the baselines is folded
  * in only after that commit.
  */
 import { UUID_PATTERN, uuidv7, type Clock, type Random } from '../core/clock.js';
-import { assembleDecision, policyActivation, type Decision, type LearningRule, type Resolution } from '../core/decision.js';
+import type { Decision, LearningRule, Resolution } from '../core/decision.js';
 import { challengesExpired, decisionsRecorded } from '../core/audit/records.js';
 import type { AuditInput } from '../core/audit/entry.js';
 import { LoopgateError } from '../core/errors.js';
-import { parseEvent } from '../core/events/parse.js';
-import type { LoopgateEvent, MfaEvent } from '../core/events/schema.js';
-import { evaluatePolicy, fallbackResult, type PolicyResult } from '../core/policy/evaluate.js';
-import { behaviourOf, type BehaviourSample, type CollectorSignals } from '../core/behaviour/signals.js';
-import { observationOf, type Baseline, type Observation } from '../core/risk/baseline.js';
-import { assessRisk, CONTEXT_MODEL_NAME, type RiskAssessment, type RiskConfig } from '../core/risk/engine.js';
-import { extractFeatures, type ContextFeatures } from '../core/risk/features.js';
-import { VelocityTracker, type VelocityObservation } from '../core/risk/velocity.js';
+import type { Outcome } from '../core/policy/types.js';
+import type { RiskConfig } from '../core/risk/engine.js';
+import type { Attempt } from '../core/risk/velocity.js';
 import type { GeoIp } from '../adapters/geoip.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import type { CompiledQuery } from 'kysely';
-import type { DecisionWrite, DecisionWriteResult, NewDecisionRow, Store } from '../store/store.js';
-import { featuresOfStored, type BaselineService } from './baselines.js';
+import type { DecisionWrite, DecisionWriteResult, Store } from '../store/store.js';
+import type { BaselineService } from './baselines.js';
 import { sha256Base64 } from './digest.js';
 import type { Logger } from './logger.js';
 import type { PolicyService } from './policies.js';
+import { Scorer, type ScoreRequest, type Scored, type ScoringState } from './scoring.js';
 
 export interface DecisionServiceOptions {
   risk: RiskConfig;
@@ -61,19 +62,30 @@ export interface DecideOptions {
   pointerPrefix?: string;
 }
 
+/** Scores events: in this thread (`InlineScoring`) or in the scoring thread (`ScoringThread`). */
+export interface ScoringBackend {
+  score(request: ScoreRequest): Promise<Scored>;
+  /** Warms the velocity detector with the attempts of the last window. */
+  recordAttempts(attempts: Attempt[]): void;
+  stop(): Promise<void>;
+}
+
 export interface DecideResult {
-  decision: Decision;
+  id: string;
+  outcome: Outcome;
   /** The decision as stored and returned: serialised once. */
   json: string;
+  /** The decision as an object (parsed from `json` on first use). */
+  readonly decision: Decision;
 }
 
 const RECENT_ATTEMPTS_LIMIT = 200_000;
 
 export class DecisionService {
   private readonly committer: GroupCommitter<DecisionWrite, DecisionWriteResult>;
-  private readonly velocity: VelocityTracker;
   /** Challenges being answered right now, so that two answers cannot both resolve one challenge. */
   private readonly resolving = new Set<string>();
+  private scoring: ScoringBackend;
 
   constructor(
     private readonly deps: DecisionDeps,
@@ -84,7 +96,27 @@ export class DecisionService {
         deps.store.commitDecisions(batch, { inputs: [batchAudit(batch), ...batch.flatMap((w) => w.audit ?? [])], timeMs: deps.clock.now() }),
       { maxBatch: options.maxBatch },
     );
-    this.velocity = new VelocityTracker(options.risk.velocity);
+    this.scoring = new InlineScoring(this.scoringState(), options);
+  }
+
+  /** What scoring reads, from this thread's services (the scoring thread mirrors the same). */
+  scoringState(): ScoringState {
+    const { baselines, policies, geo, logger } = this.deps;
+    return {
+      geo,
+      logger,
+      bundle: () => policies.current(),
+      global: () => baselines.globalStats,
+      exceptionsFor: (actorKey) => baselines.exceptionsFor(actorKey),
+      peekBaseline: (actorKey) => baselines.peek(actorKey),
+      loadBaseline: (actorKey) => baselines.load(actorKey),
+      challengeTarget: (requestId, decisionId, subjectId, prefix) => this.challengeTargetFor(requestId, decisionId, subjectId, prefix),
+    };
+  }
+
+  /** Hands scoring to another backend (the scoring thread); call before `start`. */
+  useScoring(backend: ScoringBackend): void {
+    this.scoring = backend;
   }
 
   private sweeper: NodeJS.Timeout | undefined;
@@ -136,177 +168,56 @@ export class DecisionService {
     );
     this.sweeper.unref();
     const since = this.deps.clock.now() - this.options.risk.velocity.windowMs;
-    const attempts = await this.deps.store.recentAttempts(since, RECENT_ATTEMPTS_LIMIT);
-    for (let i = attempts.length - 1; i >= 0; i--) {
-      const a = attempts[i]!;
-      const attempt: { timeMs: number; principal: string; failed: boolean; ip?: string } = {
-        timeMs: a.event_time,
-        principal: a.actor_key,
-        failed: a.failed === 1,
-      };
+    const rows = await this.deps.store.recentAttempts(since, RECENT_ATTEMPTS_LIMIT);
+    const attempts: Attempt[] = [];
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const a = rows[i]!;
+      const attempt: Attempt = { timeMs: a.event_time, principal: a.actor_key, failed: a.failed === 1 };
       if (a.ip !== null) attempt.ip = a.ip;
-      this.velocity.record(attempt);
+      attempts.push(attempt);
     }
+    this.scoring.recordAttempts(attempts);
   }
 
   async decide(raw: unknown, options: DecideOptions = {}): Promise<DecideResult> {
-    const { clock, baselines } = this.deps;
-    const now = clock.now();
-    const parsed = parseEvent(raw, now, options.pointerPrefix ?? '');
-    if (!parsed.ok) {
-      throw new LoopgateError(
-        parsed.unknownType ? 'LOOPGATE_ERR_UNKNOWN_EVENT_TYPE' : 'LOOPGATE_ERR_INVALID_EVENT',
-        parsed.errors.map((e) => `${e.pointer.slice(1) || '/'} ${e.detail}`).join('; '),
-        { errors: parsed.errors },
-      );
-    }
-    const event = parsed.event;
-    const model = { name: CONTEXT_MODEL_NAME, version: this.options.modelVersion };
-    // Enrichment and feature extraction are part of the model: if they fail, the fallback decides.
-    let features: ContextFeatures;
-    let modelError: string | undefined;
+    const now = this.deps.clock.now();
+    const request: ScoreRequest = {
+      event: raw,
+      id: uuidv7(now, this.deps.random),
+      now,
+      dryRun: options.dryRun === true,
+      pointerPrefix: options.pointerPrefix ?? '',
+    };
+    let scored: Scored;
     try {
-      features = extractFeatures(event, this.lookup(event));
+      scored = await this.scoring.score(request);
     } catch (e) {
-      this.deps.logger.error({ err: e, event_type: event.type }, 'feature extraction failed; applying the fallback');
-      modelError = `feature extraction failed: ${message(e)}`;
-      features = { hour: event.time.slice(11, 13), time_ms: Date.parse(event.time) };
+      // A failed scoring may have claimed a challenge (the claim is recorded against the request's id).
+      this.releaseClaims(request.id);
+      throw e;
     }
-    const actorKey = `${event.actor.kind}:${event.actor.id}`;
-    const baseline = baselines.peek(actorKey) ?? (await baselines.load(actorKey));
-    const target =
-      event.type === 'mfa' && event.decision_id !== undefined
-        ? await this.challengeTarget(event, options.pointerPrefix ?? '')
-        : undefined;
     try {
-      return await this.decideClaimed(event, features, modelError, model, actorKey, baseline, target, now, options);
+      return await this.commit(scored, now);
     } finally {
-      if (target !== undefined) this.resolving.delete(target.id);
+      this.releaseClaims(request.id);
     }
   }
 
-  private async decideClaimed(
-    event: LoopgateEvent,
-    features: ContextFeatures,
-    modelError: string | undefined,
-    model: { name: string; version: string },
-    actorKey: string,
-    baseline: Baseline,
-    target: Decision | undefined,
-    now: number,
-    options: DecideOptions,
-  ): Promise<DecideResult> {
-    const { policies, baselines } = this.deps;
-
-    let velocity: VelocityObservation | undefined;
-    if (event.type === 'login' || event.type === 'mfa') {
-      const attempt: { timeMs: number; principal: string; failed: boolean; ip?: string } = {
-        timeMs: features.time_ms,
-        principal: actorKey,
-        failed: event.result === 'failure',
-      };
-      if (features.ip !== undefined) attempt.ip = features.ip;
-      if (!options.dryRun) this.velocity.record(attempt);
-      velocity = this.velocity.observe(actorKey, features.ip, features.time_ms);
-      if (options.dryRun) {
-        velocity.attempts += 1;
-        if (attempt.failed) velocity.failures += 1;
-      }
-    }
-
-    let risk: RiskAssessment | { error: string; model: typeof model } = { error: modelError ?? '', model };
-    let behaviour: BehaviourSample | undefined;
-    if (modelError === undefined) {
-      try {
-        behaviour = event.type === 'login' ? behaviourOf(event.signals as CollectorSignals | undefined) : undefined;
-        risk = assessRisk(
-          { event, features, baseline, global: baselines.globalStats, velocity, nowMs: features.time_ms, exceptions: baselines.exceptionsFor(actorKey), behaviour },
-          this.options.risk,
-          this.options.modelVersion,
-        );
-      } catch (e) {
-        this.deps.logger.error({ err: e, event_type: event.type }, 'risk model failed; applying the fallback');
-        risk = { error: message(e), model };
-      }
-    }
-
-    const bundle = policies.current();
-    let policy: PolicyResult;
-    if ('error' in risk) {
-      policy = fallbackResult(bundle, event.type, `risk model failed: ${risk.error}`);
-    } else {
-      try {
-        policy = evaluatePolicy(bundle, event.type, policyActivation(event, features, risk));
-      } catch (e) {
-        this.deps.logger.error({ err: e, event_type: event.type }, 'policy evaluation failed; applying the fallback');
-        policy = fallbackResult(bundle, event.type, `policy evaluation failed: ${message(e)}`);
-      }
-    }
-
-    const id = uuidv7(now, this.deps.random);
-    // The decision keeps the user agent once, in its event; learning uses the full features (`features`).
-    const { ua: _ua, ...storedFeatures } = features;
-    const decision = assembleDecision(
-      { id, nowMs: now, event, features: storedFeatures, risk, policyVersion: bundle.version, policy },
-      this.options.learning,
-    );
-    if (decision.challenge !== undefined) {
-      decision.challenge = { ...decision.challenge, expires_at: new Date(now + this.options.challengeTtlMs).toISOString() };
-    }
-
-    const observations: Observation[] = [];
-    const learning: DecisionWrite['learning'] = [];
-    const updates: DecisionWrite['updates'] = [];
-    if (target !== undefined) {
-      const resolution = this.resolveChallenge(target, event as MfaEvent, decision, now);
-      decision.answers = resolution === undefined ? { decision_id: target.id } : { decision_id: target.id, resolution };
-      if (resolution !== undefined) {
-        resolution.learned = resolution.outcome === 'allow';
-        // The answered challenge teaches the baseline instead of the MFA event itself (same session, once).
-        decision.learned = false;
-        const { ua: _targetUa, ...targetStored } = target.features;
-        const resolved: Decision = { ...target, features: targetStored, status: 'final', resolution };
-        updates.push({ id: target.id, status: 'final', body: JSON.stringify(resolved) });
-        if (resolution.outcome === 'allow') {
-          const obs = observationOf(target.event, target.features);
-          observations.push(obs);
-          learning.push({
-            actor_key: `${target.event.actor.kind}:${target.event.actor.id}`,
-            decision_id: target.id,
-            source: 'challenge',
-            created_at: now,
-          });
-        }
-      }
-    }
-    if (decision.learned) {
-      const obs = observationOf(event, features, behaviour);
-      observations.unshift(obs);
-      learning.unshift({ actor_key: actorKey, decision_id: id, source: 'decision', created_at: now });
-    }
-    if (options.dryRun) {
-      decision.learned = false;
-      decision.dry_run = true;
-      if (decision.answers?.resolution !== undefined) {
-        decision.answers.resolution.learned = false;
-        delete decision.answers.resolution.reference;
-      }
-      return { decision, json: JSON.stringify(decision) };
-    }
-    const json = JSON.stringify(decision);
-
-    const write: DecisionWrite = { decision: decisionRow(decision, json, actorKey, now), learning, updates };
+  private async commit(scored: Scored, now: number): Promise<DecideResult> {
+    const result = decideResult(scored);
+    if (scored.row === undefined) return result; // a dry run
+    const write: DecisionWrite = { decision: scored.row, digest: scored.digest, learning: scored.learning, updates: scored.updates };
     // A review opens its case in the same transaction: no decision waits for a person without a case to decide it.
-    const reviews = decision.outcome === 'review' ? this.deps.reviews : undefined;
-    const opened = reviews === undefined ? undefined : await reviews.opened(decision, now);
+    const reviews = scored.outcome === 'review' ? this.deps.reviews : undefined;
+    const opened = reviews === undefined ? undefined : await reviews.opened(result.decision, now);
     if (opened !== undefined) {
       write.extra = opened.queries;
       write.audit = opened.audit;
     }
-    const result = await this.committer.submit(write);
-    if (opened !== undefined) reviews!.announceOpened(decision.id, opened.caseId);
-    learning.forEach((l, i) => baselines.learn(l.actor_key, result.learningSeqs[i]!, observations[i]!));
-    return { decision, json };
+    const committed = await this.committer.submit(write);
+    if (opened !== undefined) reviews!.announceOpened(scored.id, opened.caseId);
+    scored.learning.forEach((l, i) => this.deps.baselines.learn(l.actor_key, committed.learningSeqs[i]!, scored.observations[i]!));
+    return result;
   }
 
   /** The stored decision, as JSON. */
@@ -321,25 +232,28 @@ export class DecisionService {
   async drain(): Promise<void> {
     clearInterval(this.sweeper);
     await this.committer.drain();
+    await this.scoring.stop();
   }
 
-  private lookup(event: LoopgateEvent) {
-    const { ip, geo } = event.context;
-    if (ip === undefined) return undefined;
-    // A caller that resolved the location itself (country and ASN) spares the lookup.
-    if (geo?.country !== undefined && geo.asn !== undefined) return undefined;
-    return this.deps.geo.lookup(ip);
+  /** Claims by request: the challenge a request's mfa event answers, released once its decision is committed. */
+  private readonly claims = new Map<string, string>();
+
+  private releaseClaims(requestId: string): void {
+    const claimed = this.claims.get(requestId);
+    if (claimed === undefined) return;
+    this.claims.delete(requestId);
+    this.resolving.delete(claimed);
   }
 
-  private async challengeTarget(event: MfaEvent, prefix: string): Promise<Decision> {
+  /** Reads and claims the pending challenge an mfa event answers (for the request whose decision id is given). */
+  async challengeTargetFor(requestId: string, decisionId: string, subjectId: string, prefix: string): Promise<Decision> {
     const pointer = `#${prefix}/decision_id`;
     const bad = (detail: string, code: 'LOOPGATE_ERR_INVALID_EVENT' | 'LOOPGATE_ERR_CONFLICT' = 'LOOPGATE_ERR_INVALID_EVENT') =>
       new LoopgateError(code, `decision_id ${detail}`, { errors: [{ pointer, detail }] });
-    const stored = await this.deps.store.getDecision(event.decision_id!.toLowerCase());
+    const stored = await this.deps.store.getDecision(decisionId.toLowerCase());
     if (stored === undefined) throw bad('names no decision');
     const target = JSON.parse(stored.body) as Decision;
-    target.features = featuresOfStored(target);
-    if (target.event.subject.id !== event.subject.id) throw bad('names a decision about another subject');
+    if (target.event.subject.id !== subjectId) throw bad('names a decision about another subject');
     if (target.outcome !== 'challenge') throw bad('names a decision that did not ask for a challenge');
     if (target.status !== 'pending') {
       throw bad(
@@ -349,50 +263,47 @@ export class DecisionService {
     }
     // Claimed before anything else can happen on the event loop: a second answer, or the expiry sweep, is refused.
     if (!this.claim(target.id)) throw bad('names a challenge that is being answered right now', 'LOOPGATE_ERR_CONFLICT');
+    this.claims.set(requestId, target.id);
     return target;
   }
+}
 
-  private resolveChallenge(target: Decision, mfa: MfaEvent, own: Decision, now: number): Resolution | undefined {
-    const base = { by: 'challenge' as const, at: new Date(now).toISOString(), reference: own.id };
-    const expires = target.challenge?.expires_at;
-    if (expires !== undefined && now > Date.parse(expires)) return { ...base, outcome: 'deny', reason: 'the challenge expired before it was answered' };
-    if (mfa.result === 'failure') return { ...base, outcome: 'deny', reason: `${mfa.method} check failed` };
-    if (own.outcome === 'deny') return { ...base, outcome: 'deny', reason: 'the MFA event itself was denied' };
-    if (own.outcome === 'allow') return { ...base, outcome: 'allow', reason: `${mfa.method} check passed` };
-    return undefined; // the MFA event is itself pending (challenge or review): the original waits
+/** Scoring in this thread, on this thread's services. */
+class InlineScoring implements ScoringBackend {
+  private readonly scorer: Scorer;
+
+  constructor(state: ScoringState, options: DecisionServiceOptions) {
+    this.scorer = new Scorer(state, options);
   }
+
+  score(request: ScoreRequest): Promise<Scored> {
+    return this.scorer.score(request);
+  }
+
+  recordAttempts(attempts: Attempt[]): void {
+    for (const a of attempts) this.scorer.recordAttempt(a);
+  }
+
+  async stop(): Promise<void> {}
+}
+
+/** The result of `decide`: the decision object is parsed only when a caller asks for it. */
+export function decideResult(scored: Pick<Scored, 'id' | 'outcome' | 'json'>): DecideResult {
+  let parsed: Decision | undefined;
+  return {
+    id: scored.id,
+    outcome: scored.outcome,
+    json: scored.json,
+    get decision() {
+      return (parsed ??= JSON.parse(scored.json) as Decision);
+    },
+  };
 }
 
 /** The audit entry of a group commit: every decision and every resolved challenge, by id and digest. */
 function batchAudit(batch: DecisionWrite[]): AuditInput {
   return decisionsRecorded(
-    batch.map((w) => [w.decision.id, sha256Base64(w.decision.body)] as const),
-    batch.flatMap((w) => w.updates.map((u) => [u.id, sha256Base64(u.body)] as const)),
+    batch.map((w) => [w.decision.id, w.digest ?? sha256Base64(w.decision.body)] as const),
+    batch.flatMap((w) => w.updates.map((u) => [u.id, u.digest ?? sha256Base64(u.body)] as const)),
   );
-}
-
-function decisionRow(d: Decision, json: string, actorKey: string, now: number): NewDecisionRow {
-  const e = d.event;
-  const failed = (e.type === 'login' || e.type === 'mfa') && e.result === 'failure';
-  return {
-    id: d.id,
-    created_at: now,
-    event_time: d.features.time_ms,
-    event_type: e.type,
-    subject_id: e.subject.id,
-    actor_key: actorKey,
-    ip: e.context.ip ?? null,
-    failed: failed ? 1 : 0,
-    outcome: d.outcome,
-    status: d.status,
-    risk_score: d.risk.score,
-    risk_level: d.risk.level,
-    policy_version: d.policy.version,
-    learned: d.learned ? 1 : 0,
-    body: json,
-  };
-}
-
-function message(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 }

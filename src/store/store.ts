@@ -21,7 +21,9 @@ export interface DecisionWrite {
   decision: NewDecisionRow;
   learning: NewLearningRow[];
   /** Decisions this one resolves (e.g. an MFA event answering a challenge). */
-  updates: Array<{ id: string; status: string; body: string }>;
+  updates: Array<{ id: string; status: string; body: string; digest?: string }>;
+  /** SHA-256 of the decision's body, when the caller computed it already (the scoring thread does). */
+  digest?: string;
   /** Other rows the decision brings with it (the case a `review` opens, its webhook deliveries). */
   extra?: CompiledQuery[];
   /** Audit entries of those rows, besides the batch's own entry. */

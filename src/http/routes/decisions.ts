@@ -36,8 +36,8 @@ export function registerDecisionRoutes(app: FastifyInstance, lg: Loopgate): void
     },
     async (request, reply) => {
       const dryRun = request.body.dry_run === true;
-      const { decision, json } = await lg.decisions.decide(request.body.event, { dryRun, pointerPrefix: '/event' });
-      if (!dryRun) reply.code(201).header('location', `/v1/decisions/${decision.id}`);
+      const { id, json } = await lg.decisions.decide(request.body.event, { dryRun, pointerPrefix: '/event' });
+      if (!dryRun) reply.code(201).header('location', `/v1/decisions/${id}`);
       return reply.type('application/json').send(json);
     },
   );

@@ -20,7 +20,8 @@ import { WebhookService } from './services/webhooks.js';
 import { CaseService } from './services/cases.js';
 import { StatsService } from './services/stats.js';
 import { loadOrCreateApprovalKey } from './adapters/approval-key.js';
-import { BaselineService } from './services/baselines.js';
+import { BaselineService, type BaselineOptions } from './services/baselines.js';
+import { ScoringThread } from './services/scoring-thread.js';
 import { DecisionService } from './services/decisions.js';
 import { silentLogger, type Logger } from './services/logger.js';
 import { PolicyService } from './services/policies.js';
@@ -62,6 +63,8 @@ export interface LoopgateOptions {
   migrate?: boolean;
   /** Watch the policy directory (default: the config's policy.watch). */
   watchPolicies?: boolean;
+  /** Score in a worker thread (default: the config's risk.scoring_thread). */
+  scoringThread?: boolean;
 }
 
 export interface Loopgate {
@@ -190,19 +193,15 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
     opened.push(() => policies.stop());
 
     const risk = riskConfigFrom(config);
-    const baselines = new BaselineService(
-      store,
-      {
-        decay: risk.decay,
-        subjectValueCap: risk.subjectValueCap,
-        globalValueCap: risk.globalValueCap,
-        cacheSize: config.risk.baseline_cache_size,
-        snapshotIntervalMs: config.risk.snapshot_interval_seconds * 1000,
-        behaviour: risk.behaviour,
-      },
-      clock,
-      logger,
-    );
+    const baselineOptions: BaselineOptions = {
+      decay: risk.decay,
+      subjectValueCap: risk.subjectValueCap,
+      globalValueCap: risk.globalValueCap,
+      cacheSize: config.risk.baseline_cache_size,
+      snapshotIntervalMs: config.risk.snapshot_interval_seconds * 1000,
+      behaviour: risk.behaviour,
+    };
+    const baselines = new BaselineService(store, baselineOptions, clock, logger);
     await baselines.start();
     opened.push(() => baselines.stop());
 
@@ -263,8 +262,26 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
         maxBatch: config.database.max_batch,
       },
     );
-    await decisions.start();
+    if (options.scoringThread ?? config.risk.scoring_thread) {
+      if (geo.spec === undefined) {
+        logger.warn({ geoip: geo.describe() }, 'this IP resolver cannot be opened in the scoring thread; scoring in the main thread');
+      } else {
+        const thread = await ScoringThread.start(
+          {
+            baselines,
+            policies,
+            logger,
+            geo: geo.spec,
+            challengeTarget: (requestId, decisionId, subjectId, prefix) => decisions.challengeTargetFor(requestId, decisionId, subjectId, prefix),
+          },
+          { risk, modelVersion, learning, challengeTtlMs: config.risk.challenge_ttl_seconds * 1000 },
+          baselineOptions,
+        );
+        decisions.useScoring(thread);
+      }
+    }
     opened.push(() => decisions.drain());
+    await decisions.start();
     webhooks.start();
     opened.push(() => webhooks.stop());
     cases.start();

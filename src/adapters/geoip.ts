@@ -20,13 +20,44 @@ export interface GeoIpOptions {
 export interface GeoIp {
   lookup(ip: string): GeoLookupResult | undefined;
   describe(): string;
+  /** How to open the same resolver in another thread (the scoring thread); none: it cannot be. */
+  readonly spec?: GeoSpec;
 }
+
+/** A resolver as plain data, to open it again in another thread. */
+export type GeoSpec =
+  | { kind: 'none' }
+  | { kind: 'files'; options: GeoIpOptions }
+  | { kind: 'prefixes'; networks: Array<[prefix: string, geo: GeoLookupResult]> };
 
 /** A resolver that knows nothing (enrichment disabled): events must carry pre-resolved geo. */
 export const noGeoIp: GeoIp = {
   lookup: () => undefined,
   describe: () => 'disabled',
+  spec: { kind: 'none' },
 };
+
+/**
+ * A fixed table of address prefixes (the first that matches wins): for tests, demonstrations and networks whose
+ * locations are known, where loading the databases (a second and 200 MB) is not worth it.
+ */
+export function prefixGeoIp(networks: Array<[prefix: string, geo: GeoLookupResult]>, description = 'fixed prefix table'): GeoIp {
+  return {
+    lookup(ip: string) {
+      for (const [prefix, geo] of networks) if (ip.startsWith(prefix)) return { ...geo };
+      return undefined;
+    },
+    describe: () => description,
+    spec: { kind: 'prefixes', networks },
+  };
+}
+
+/** Opens the resolver a spec describes. */
+export async function geoIpFromSpec(spec: GeoSpec): Promise<GeoIp> {
+  if (spec.kind === 'none') return noGeoIp;
+  if (spec.kind === 'prefixes') return prefixGeoIp(spec.networks);
+  return FileGeoIp.open(spec.options);
+}
 
 const require = createRequire(import.meta.url);
 
@@ -139,6 +170,7 @@ export class FileGeoIp implements GeoIp {
     private readonly asn4: AsnRanges<number> | undefined,
     private readonly asn6: AsnRanges<bigint> | undefined,
     private readonly description: string,
+    readonly spec: GeoSpec,
   ) {}
 
   static async open(options: GeoIpOptions): Promise<FileGeoIp> {
@@ -160,7 +192,7 @@ export class FileGeoIp implements GeoIp {
       asn6 = new AsnRanges<bigint>(p.starts.map(BigInt), p.ends.map(BigInt), p.asns, p.orgIndex, p.orgs);
     }
     const description = `${options.cityDatabases.length} city database(s), ASN ranges: ${options.asnIpv4Csv ? 'IPv4' : ''}${options.asnIpv6Csv ? '+IPv6' : ''}`;
-    return new FileGeoIp(cities, asn4, asn6, description);
+    return new FileGeoIp(cities, asn4, asn6, description, { kind: 'files', options });
   }
 
   describe(): string {

@@ -74,6 +74,11 @@ export const ConfigSchema = Type.Object(
     ),
     risk: Type.Object(
       {
+        scoring_thread: Type.Boolean({
+          default: true,
+          description:
+            'Score decisions in a worker thread, so that the event loop serving HTTP only parses, commits and answers (needs an IP resolver that can be opened in the thread: the configured databases, or none).',
+        }),
         half_life_days: Type.Number({ exclusiveMinimum: 0, default: 90, description: 'Baseline counts halve in weight every this many days.' }),
         alpha: Type.Number({ exclusiveMinimum: 0, default: 1, description: 'Least smoothing mass of the login model (Witten–Bell: at least the distinct values seen).' }),
         bias: Type.Number({ default: -3, description: 'Logit of an event with no evidence either way.' }),

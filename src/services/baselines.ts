@@ -67,8 +67,30 @@ export function observationFromDecision(body: string): Observation {
   return observationOf(d.event as LoopgateEvent, featuresOfStored(d));
 }
 
+/**
+ * Told of every change to the state scoring reads, in the order the changes happen, so that a copy of it (the
+ * scoring thread's mirror) stays equal to this one: each fold is replayed there on the same state.
+ */
+export interface BaselineListener {
+  globalFolded(seq: number, observation: Observation): void;
+  baselineFolded(actorKey: string, seq: number, observation: Observation): void;
+  exceptionsChanged(exceptions: Map<string, BaselineException[]>): void;
+}
+
 const SNAPSHOT_CHUNK = 500;
 const EXCEPTIONS_RELOAD_MS = 30_000;
+
+/** Folds an entry into a principal's baseline: the one fold, shared with the scoring thread's mirror. */
+export function foldBaselineOnce(
+  b: Baseline,
+  seq: number,
+  obs: Observation,
+  options: Pick<BaselineOptions, 'decay' | 'subjectValueCap' | 'behaviour'>,
+  global: Counts,
+): void {
+  foldBaseline(b, obs, options.decay, options.subjectValueCap, { config: options.behaviour, population: global.pointer });
+  b.learnedSeq = seq;
+}
 
 export class BaselineService {
   private readonly cache = new Map<string, Baseline>();
@@ -87,6 +109,7 @@ export class BaselineService {
   private exceptions = new Map<string, BaselineException[]>();
   private exceptionsTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  private readonly listeners: BaselineListener[] = [];
 
   constructor(
     private readonly store: Store,
@@ -146,6 +169,26 @@ export class BaselineService {
     this.exceptionsTimer.unref();
   }
 
+  /** Follows every later change (see BaselineListener). */
+  subscribe(listener: BaselineListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** The global statistics as stored in a snapshot (what a mirror starts from). */
+  serialisedGlobal(): string {
+    return JSON.stringify(serialiseCounts(this.global));
+  }
+
+  /** A principal's baseline as stored in a snapshot (loaded if it is not in memory). */
+  async serialisedBaseline(actorKey: string): Promise<SerialBaseline> {
+    return serialiseBaseline(await this.load(actorKey));
+  }
+
+  /** Every exception in force, by actor. */
+  allExceptions(): Map<string, BaselineException[]> {
+    return this.exceptions;
+  }
+
   /** The exceptions in force for an actor (none: undefined). */
   exceptionsFor(actorKey: string): BaselineException[] | undefined {
     return this.exceptions.get(actorKey);
@@ -154,6 +197,7 @@ export class BaselineService {
   /** Makes a committed exception apply at once in this process. */
   addException(actorKey: string, exception: BaselineException): void {
     this.exceptions.set(actorKey, [...(this.exceptions.get(actorKey) ?? []), exception]);
+    for (const l of this.listeners) l.exceptionsChanged(this.exceptions);
   }
 
   private async reloadExceptions(): Promise<void> {
@@ -165,6 +209,7 @@ export class BaselineService {
       next.set(r.actor_key, list);
     }
     this.exceptions = next;
+    for (const l of this.listeners) l.exceptionsChanged(next);
   }
 
   get globalStats(): Counts {
@@ -214,10 +259,11 @@ export class BaselineService {
       foldGlobal(this.global, observation, this.options.decay, this.options.globalValueCap);
       this.global.learnedSeq = seq;
       this.globalDirty = true;
+      for (const l of this.listeners) l.globalFolded(seq, observation);
     }
     const cached = this.peek(actorKey);
     if (cached !== undefined) {
-      if (this.foldInto(cached, seq, observation)) this.dirty.add(actorKey);
+      if (this.foldInto(cached, seq, observation, actorKey)) this.dirty.add(actorKey);
       return;
     }
     // Not in memory (evicted since its decision was scored): load it and fold. Until then the entry is held in
@@ -225,16 +271,17 @@ export class BaselineService {
     this.unfolded.set(seq, actorKey);
     void this.load(actorKey)
       .then((b) => {
-        if (this.foldInto(b, seq, observation)) this.dirty.add(actorKey);
+        if (this.foldInto(b, seq, observation, actorKey)) this.dirty.add(actorKey);
       })
       .catch((e) => this.logger.error({ err: e, actor: actorKey }, 'baseline load failed; the entry is replayed at the next start'))
       .finally(() => this.unfolded.delete(seq));
   }
 
-  private foldInto(b: Baseline, seq: number, obs: Observation): boolean {
+  /** Folds an entry into a baseline once; `actorKey` tells the listeners (absent while replaying at start). */
+  private foldInto(b: Baseline, seq: number, obs: Observation, actorKey?: string): boolean {
     if (seq <= b.learnedSeq) return false;
-    foldBaseline(b, obs, this.options.decay, this.options.subjectValueCap, { config: this.options.behaviour, population: this.global.pointer });
-    b.learnedSeq = seq;
+    foldBaselineOnce(b, seq, obs, this.options, this.global);
+    if (actorKey !== undefined) for (const l of this.listeners) l.baselineFolded(actorKey, seq, obs);
     return true;
   }
 

@@ -46,6 +46,7 @@ export class PolicyService {
   private debounce: NodeJS.Timeout | undefined;
   private reloading: Promise<ReloadResult> | undefined;
   private stopped = false;
+  private readonly activated: Array<(bundle: CompiledBundle) => void> = [];
 
   constructor(
     readonly directory: string,
@@ -58,6 +59,11 @@ export class PolicyService {
   current(): CompiledBundle {
     if (this.bundle === undefined) throw new LoopgateError('LOOPGATE_ERR_NOT_READY', 'no policy bundle is loaded');
     return this.bundle;
+  }
+
+  /** Called with every bundle activated from now on. */
+  onActivate(listener: (bundle: CompiledBundle) => void): void {
+    this.activated.push(listener);
   }
 
   get loaded(): boolean {
@@ -110,6 +116,7 @@ export class PolicyService {
         );
       }
       this.bundle = result.bundle;
+      for (const listener of this.activated) listener(result.bundle);
       this.logger.info({ version: result.bundle.version, files: result.bundle.files.length }, 'policy bundle activated');
     }
     return { ok: true, version: result.bundle.version, changed };

@@ -1,4 +1,4 @@
-import type { GeoIp } from '../../src/adapters/geoip.js';
+import { prefixGeoIp, type GeoIp } from '../../src/adapters/geoip.js';
 import type { GeoLookupResult } from '../../src/core/risk/features.js';
 
 /** A fixed IP table standing in for the offline databases (which take a second and 200 MB to load). */
@@ -11,10 +11,4 @@ const NETWORKS: Array<[prefix: string, geo: GeoLookupResult]> = [
   ['203.0.113.', { country: 'AU', city: 'Sydney', latitude: -33.8688, longitude: 151.209, asn: 64500, as_org: 'Example AU' }],
 ];
 
-export const tableGeo: GeoIp = {
-  lookup(ip: string) {
-    for (const [prefix, geo] of NETWORKS) if (ip.startsWith(prefix)) return { ...geo };
-    return undefined;
-  },
-  describe: () => 'test table',
-};
+export const tableGeo: GeoIp = prefixGeoIp(NETWORKS, 'test table');

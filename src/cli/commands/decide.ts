@@ -14,7 +14,8 @@ export async function runDecide(file: string | undefined, options: CommonOptions
   } catch (e) {
     throw new LoopgateError('LOOPGATE_ERR_MALFORMED_JSON', `${file ?? 'stdin'}: ${(e as Error).message}`);
   }
-  const lg = await openForCommand(configFrom(options));
+  // One event: starting the scoring thread (and opening the IP databases a second time) would cost more than it saves.
+  const lg = await openForCommand(configFrom(options), { scoringThread: false });
   try {
     const { json } = await lg.decisions.decide(eventOf(raw), { dryRun: options.dryRun === true });
     process.stdout.write(`${JSON.stringify(JSON.parse(json), null, 2)}\n`);

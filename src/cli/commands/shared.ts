@@ -21,10 +21,10 @@ export function configFrom(options: CommonOptions, overrides: Record<string, unk
  * A Loopgate for one-shot commands: stdout is kept for the command's output, so logs go to stderr, at warn
  * level unless LOOPGATE_LOG_LEVEL says otherwise; the policy directory is not watched.
  */
-export async function openForCommand(config: Config): Promise<Loopgate> {
+export async function openForCommand(config: Config, options: { scoringThread?: boolean } = {}): Promise<Loopgate> {
   const level = (process.env.LOOPGATE_LOG_LEVEL ?? 'warn') as Config['log']['level'];
   const logger = createLogger({ ...config, log: { ...config.log, level } }, 2);
-  return createLoopgate(config, { logger, watchPolicies: false });
+  return createLoopgate(config, { logger, watchPolicies: false, ...options });
 }
 
 export function readInput(file: string | undefined): string {

@@ -272,6 +272,7 @@ export async function createLoopgate(config: Config, options: LoopgateOptions = 
             policies,
             logger,
             geo: geo.spec,
+            recentAttempts: () => decisions.recentAttempts(),
             challengeTarget: (requestId, decisionId, subjectId, prefix) => decisions.challengeTargetFor(requestId, decisionId, subjectId, prefix),
           },
           { risk, modelVersion, learning, challengeTtlMs: config.risk.challenge_ttl_seconds * 1000 },

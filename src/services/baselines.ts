@@ -174,16 +174,6 @@ export class BaselineService {
     this.listeners.push(listener);
   }
 
-  /** The global statistics as stored in a snapshot (what a mirror starts from). */
-  serialisedGlobal(): string {
-    return JSON.stringify(serialiseCounts(this.global));
-  }
-
-  /** A principal's baseline as stored in a snapshot (loaded if it is not in memory). */
-  async serialisedBaseline(actorKey: string): Promise<SerialBaseline> {
-    return serialiseBaseline(await this.load(actorKey));
-  }
-
   /** Every exception in force, by actor. */
   allExceptions(): Map<string, BaselineException[]> {
     return this.exceptions;

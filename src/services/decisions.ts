@@ -167,6 +167,11 @@ export class DecisionService {
       every,
     );
     this.sweeper.unref();
+    this.scoring.recordAttempts(await this.recentAttempts());
+  }
+
+  /** The login and MFA attempts of the velocity window, oldest first, from the store. */
+  async recentAttempts(): Promise<Attempt[]> {
     const since = this.deps.clock.now() - this.options.risk.velocity.windowMs;
     const rows = await this.deps.store.recentAttempts(since, RECENT_ATTEMPTS_LIMIT);
     const attempts: Attempt[] = [];
@@ -176,7 +181,7 @@ export class DecisionService {
       if (a.ip !== null) attempt.ip = a.ip;
       attempts.push(attempt);
     }
-    this.scoring.recordAttempts(attempts);
+    return attempts;
   }
 
   async decide(raw: unknown, options: DecideOptions = {}): Promise<DecideResult> {

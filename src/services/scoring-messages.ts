@@ -5,7 +5,7 @@
 import type { GeoSpec } from '../adapters/geoip.js';
 import { LoopgateError, isErrorCode, type FieldError } from '../core/errors.js';
 import type { PolicySource } from '../core/policy/load.js';
-import type { Observation } from '../core/risk/baseline.js';
+import type { Counts, Observation } from '../core/risk/baseline.js';
 import type { BaselineException } from '../core/risk/exceptions.js';
 import type { Attempt } from '../core/risk/velocity.js';
 import type { BaselineOptions } from './baselines.js';
@@ -16,8 +16,8 @@ export interface ScoringThreadData {
   settings: ScoringSettings;
   geo: GeoSpec;
   baselines: Pick<BaselineOptions, 'decay' | 'subjectValueCap' | 'globalValueCap' | 'behaviour' | 'cacheSize'>;
-  /** The global statistics, serialised as in a snapshot. */
-  global: string;
+  /** The global statistics, as they are (structured clone: exact, unlike the snapshot format). */
+  global: Counts;
   exceptions: Array<[string, BaselineException[]]>;
   bundle: PolicySource[];
 }

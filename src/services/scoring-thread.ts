@@ -21,7 +21,7 @@ import { Worker } from 'node:worker_threads';
 import type { GeoSpec } from '../adapters/geoip.js';
 import type { Decision } from '../core/decision.js';
 import { LoopgateError } from '../core/errors.js';
-import { serialiseBaseline, type Observation } from '../core/risk/baseline.js';
+import type { Baseline, Counts, Observation } from '../core/risk/baseline.js';
 import type { BaselineException } from '../core/risk/exceptions.js';
 import type { Attempt } from '../core/risk/velocity.js';
 import type { BaselineListener, BaselineOptions, BaselineService } from './baselines.js';
@@ -36,6 +36,8 @@ export interface ScoringThreadDeps {
   policies: PolicyService;
   logger: Logger;
   geo: GeoSpec;
+  /** The login and MFA attempts of the velocity window, from the store (to warm a thread started after a crash). */
+  recentAttempts(): Promise<Attempt[]>;
   /** Reads and claims the challenge an mfa event answers (the decision service). */
   challengeTarget(requestId: string, decisionId: string, subjectId: string, prefix: string): Promise<Decision>;
 }
@@ -51,6 +53,17 @@ function workerEntry(): string {
   return entry;
 }
 
+/**
+ * A baseline (or the global statistics) as plain data for the thread, exact: the snapshot format rounds the pointer
+ * statistics, and a mirror must be the same state. The typing models built from a profile stay behind (they are
+ * objects with methods, and the thread builds its own from the same entries).
+ */
+function transferable<T extends Counts & Partial<Pick<Baseline, 'behaviour'>>>(b: T): T {
+  if (b.behaviour === undefined) return b;
+  const fields = new Map([...b.behaviour.fields].map(([name, p]) => [name, { secret: p.secret, entries: p.entries }]));
+  return { ...b, behaviour: { ...b.behaviour, fields } };
+}
+
 export class ScoringThread implements ScoringBackend, BaselineListener {
   private worker!: Worker;
   private outbox!: Outbox<ToScoring>;
@@ -58,8 +71,6 @@ export class ScoringThread implements ScoringBackend, BaselineListener {
   private nextRid = 1;
   private stopping = false;
   private started: Promise<void> | undefined;
-  /** The velocity detector's warm-up, sent again to a thread started after a crash. */
-  private attempts: Attempt[] = [];
 
   private constructor(
     private readonly deps: ScoringThreadDeps,
@@ -84,7 +95,7 @@ export class ScoringThread implements ScoringBackend, BaselineListener {
       settings: this.settings,
       geo: this.deps.geo,
       baselines: this.baselineOptions,
-      global: baselines.serialisedGlobal(),
+      global: transferable(baselines.globalStats),
       exceptions: [...baselines.allExceptions()],
       bundle: policies.current().sources,
     };
@@ -92,7 +103,6 @@ export class ScoringThread implements ScoringBackend, BaselineListener {
     const worker = new Worker(workerEntry(), { workerData });
     this.worker = worker;
     this.outbox = new Outbox<ToScoring>((batch) => worker.postMessage(batch));
-    if (this.attempts.length > 0) this.post({ t: 'attempts', attempts: this.attempts });
     this.started = new Promise<void>((resolve, reject) => {
       worker.on('message', (batch: FromScoring[]) => {
         for (const m of batch) {
@@ -109,7 +119,10 @@ export class ScoringThread implements ScoringBackend, BaselineListener {
         if (this.worker !== worker || this.stopping) return;
         this.failPending(new LoopgateError('LOOPGATE_ERR_NOT_READY', 'the scoring thread stopped; the decision was not made, retry'));
         this.deps.logger.error({ code }, 'the scoring thread stopped; starting a new one');
-        this.spawn().catch((e: unknown) => this.deps.logger.error({ err: e }, 'the scoring thread could not be started again'));
+        this.spawn()
+          .then(() => this.deps.recentAttempts())
+          .then((attempts) => this.recordAttempts(attempts))
+          .catch((e: unknown) => this.deps.logger.error({ err: e }, 'the scoring thread could not be started again'));
       });
     });
     return this.started;
@@ -125,7 +138,6 @@ export class ScoringThread implements ScoringBackend, BaselineListener {
   }
 
   recordAttempts(attempts: Attempt[]): void {
-    this.attempts = attempts;
     this.post({ t: 'attempts', attempts });
   }
 
@@ -141,10 +153,17 @@ export class ScoringThread implements ScoringBackend, BaselineListener {
     this.post({ t: 'exceptions', entries: [...exceptions] });
   }
 
-  /** Waits for the requests in flight, then stops the thread. */
+  /** Waits for the requests in flight (at most 10 s; what is left then fails), then stops the thread. */
   async stop(): Promise<void> {
     this.stopping = true;
-    while (this.pending.size > 0) await new Promise((r) => setTimeout(r, 5));
+    const deadline = Date.now() + 10_000;
+    while (this.pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    this.failPending(new LoopgateError('LOOPGATE_ERR_SHUTTING_DOWN', 'Loopgate is shutting down; retry on another instance'));
+    await this.worker.terminate();
+  }
+
+  /** Stops the thread as a crash would (for tests and drills): its requests fail and a new thread starts. */
+  async crash(): Promise<void> {
     await this.worker.terminate();
   }
 
@@ -173,7 +192,7 @@ export class ScoringThread implements ScoringBackend, BaselineListener {
         const outbox = this.outbox;
         // Serialised and queued in one step after the load: see the ordering note at the top.
         this.deps.baselines.load(m.actorKey).then(
-          (b) => outbox.post({ t: 'answer', ask: m.ask, value: serialiseBaseline(b) }),
+          (b) => outbox.post({ t: 'answer', ask: m.ask, value: transferable(b) }),
           (e: unknown) => outbox.post({ t: 'answer', ask: m.ask, error: serialiseError(e) }),
         );
         return;

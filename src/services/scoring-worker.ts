@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { geoIpFromSpec } from '../adapters/geoip.js';
 import type { Decision } from '../core/decision.js';
 import { loadBundle, type CompiledBundle, type PolicySource } from '../core/policy/load.js';
-import { deserialiseBaseline, deserialiseCounts, foldGlobal, type Baseline, type Counts, type SerialBaseline } from '../core/risk/baseline.js';
+import { foldGlobal, type Baseline, type Counts } from '../core/risk/baseline.js';
 import { foldBaselineOnce } from './baselines.js';
 import type { Logger } from './logger.js';
 import { Scorer, type ScoringState } from './scoring.js';
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
 
   const logger = threadLogger(post, {});
   const geo = await geoIpFromSpec(data.geo);
-  const global: Counts = deserialiseCounts(JSON.parse(data.global));
+  const global: Counts = data.global;
   let exceptions = new Map(data.exceptions);
   let bundle = compile(data.bundle);
   const cache = new Map<string, Baseline>();
@@ -76,9 +76,8 @@ async function main(): Promise<void> {
     loadBaseline(actorKey) {
       let pending = loading.get(actorKey);
       if (pending === undefined) {
-        pending = ask<SerialBaseline>({ t: 'need-baseline', actorKey })
-          .then((serial) => {
-            const b = deserialiseBaseline(serial);
+        pending = ask<Baseline>({ t: 'need-baseline', actorKey })
+          .then((b) => {
             insert(actorKey, b);
             return b;
           })

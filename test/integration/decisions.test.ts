@@ -18,10 +18,16 @@ import { STORES } from '../helpers/stores.js';
 
 const HOUR = 3_600_000;
 
-describe.each(STORES)('decisions on %s', (store) => {
+// Scored in the scoring thread (the default) and in the main thread (risk.scoring_thread: false): same answers.
+const STORES_AND_SCORING = STORES.flatMap((store) => [
+  [store, 'scoring thread'],
+  [store, 'main thread'],
+] as const);
+
+describe.each(STORES_AND_SCORING)('decisions on %s, %s', (store, scoring) => {
   let t: TestLoopgate;
   beforeAll(async () => {
-    t = await startTestLoopgate({ store });
+    t = await startTestLoopgate({ store, overrides: { 'risk.scoring_thread': scoring === 'scoring thread' } });
   });
   afterAll(async () => {
     await t?.close();

@@ -59,9 +59,13 @@ function workerEntry(): string {
  * objects with methods, and the thread builds its own from the same entries).
  */
 function transferable<T extends Counts & Partial<Pick<Baseline, 'behaviour'>>>(b: T): T {
-  if (b.behaviour === undefined) return b;
-  const fields = new Map([...b.behaviour.fields].map(([name, p]) => [name, { secret: p.secret, entries: p.entries }]));
-  return { ...b, behaviour: { ...b.behaviour, fields } };
+  const view =
+    b.behaviour === undefined
+      ? b
+      : { ...b, behaviour: { ...b.behaviour, fields: new Map([...b.behaviour.fields].map(([name, p]) => [name, { secret: p.secret, entries: p.entries }])) } };
+  // Copied now, not when the batch is posted: a fold made before then must not be half in the copy (its sequence
+  // number is what tells the thread whether to replay it).
+  return structuredClone(view);
 }
 
 export class ScoringThread implements ScoringBackend, BaselineListener {

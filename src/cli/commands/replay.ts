@@ -84,7 +84,7 @@ export async function runReplay(file: string, options: ReplayOptions): Promise<v
           const invalid = e instanceof SyntaxError || (e instanceof LoopgateError && e.status < 500);
           if (invalid) summary.invalid++;
           else summary.failed++;
-          if (summary.first_errors.length < 10) summary.first_errors.push({ line: at, error: e instanceof Error ? e.message : String(e) });
+          recordError(summary.first_errors, { line: at, error: e instanceof Error ? e.message : String(e) });
         }
         progress.tick(summary.decided + summary.invalid + summary.failed);
       })();
@@ -115,3 +115,15 @@ function formatSummary(s: ReplaySummary): string {
   for (const e of s.first_errors) lines.push(`  line ${e.line}: ${e.error}`);
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * Keeps the first errors by line, not by when they failed: events are decided concurrently (in the scoring thread a
+ * bad event fails after a later line that is not JSON at all).
+ */
+function recordError(first: Array<{ line: number; error: string }>, error: { line: number; error: string }): void {
+  first.push(error);
+  first.sort((a, b) => a.line - b.line);
+  if (first.length > FIRST_ERRORS) first.length = FIRST_ERRORS;
+}
+
+const FIRST_ERRORS = 10;

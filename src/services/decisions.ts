@@ -100,7 +100,7 @@ export class DecisionService {
   }
 
   /** What scoring reads, from this thread's services (the scoring thread mirrors the same). */
-  scoringState(): ScoringState {
+  private scoringState(): ScoringState {
     const { baselines, policies, geo, logger } = this.deps;
     return {
       geo,
@@ -193,17 +193,10 @@ export class DecisionService {
       dryRun: options.dryRun === true,
       pointerPrefix: options.pointerPrefix ?? '',
     };
-    let scored: Scored;
     try {
-      scored = await this.scoring.score(request);
-    } catch (e) {
-      // A failed scoring may have claimed a challenge (the claim is recorded against the request's id).
-      this.releaseClaims(request.id);
-      throw e;
-    }
-    try {
-      return await this.commit(scored, now);
+      return await this.commit(await this.scoring.score(request), now);
     } finally {
+      // Scoring may have claimed a challenge (recorded against the request's id): released once committed or failed.
       this.releaseClaims(request.id);
     }
   }

@@ -52,8 +52,7 @@ export class Outbox<M> {
     setImmediate(() => this.flush());
   }
 
-  /** Sends what is queued now (also called before the port is closed). */
-  flush(): void {
+  private flush(): void {
     this.scheduled = false;
     if (this.queue.length === 0) return;
     const batch = this.queue;

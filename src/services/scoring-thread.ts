@@ -74,7 +74,6 @@ export class ScoringThread implements ScoringBackend, BaselineListener {
   private readonly pending = new Map<number, { resolve: (s: Scored) => void; reject: (e: Error) => void }>();
   private nextRid = 1;
   private stopping = false;
-  private started: Promise<void> | undefined;
 
   private constructor(
     private readonly deps: ScoringThreadDeps,
@@ -107,7 +106,7 @@ export class ScoringThread implements ScoringBackend, BaselineListener {
     const worker = new Worker(workerEntry(), { workerData });
     this.worker = worker;
     this.outbox = new Outbox<ToScoring>((batch) => worker.postMessage(batch));
-    this.started = new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       worker.on('message', (batch: FromScoring[]) => {
         for (const m of batch) {
           if (m.t === 'ready') resolve();
@@ -129,7 +128,6 @@ export class ScoringThread implements ScoringBackend, BaselineListener {
           .catch((e: unknown) => this.deps.logger.error({ err: e }, 'the scoring thread could not be started again'));
       });
     });
-    return this.started;
   }
 
   score(request: ScoreRequest): Promise<Scored> {

@@ -78,8 +78,6 @@ export interface Scored {
   observations: Observation[];
   /** Decisions this one resolves (an mfa event answering a challenge), with their new bodies. */
   updates: Array<{ id: string; status: string; body: string; digest: string }>;
-  /** The challenge claimed for this request, to release once committed. */
-  claimed?: string;
 }
 
 export class Scorer {
@@ -125,9 +123,7 @@ export class Scorer {
         ? await this.state.challengeTarget(request.id, event.decision_id, event.subject.id, pointerPrefix)
         : undefined;
     if (target !== undefined) target.features = featuresOfStored(target);
-    const scored = this.scoreParsed(event, features, modelError, actorKey, baseline, target, request);
-    if (target !== undefined) scored.claimed = target.id;
-    return scored;
+    return this.scoreParsed(event, features, modelError, actorKey, baseline, target, request);
   }
 
   private scoreParsed(
@@ -289,6 +285,6 @@ function decisionRow(d: Decision, json: string, actorKey: string, now: number): 
   };
 }
 
-export function message(e: unknown): string {
+function message(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 }

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { barChart, ensureWrk, startChild, syntheticLogins, wrk } from './lib.mjs';
+import { availableParallelism } from 'node:os';
+import { barChart, cpuPerRequest, ensureWrk, startChild, syntheticLogins, threadCpu, wrk } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -65,7 +66,10 @@ async function measure(name, start, moderateConnections) {
     process.stderr.write(`${name}: warming up ${WARMUP}s…\n`);
     wrk({ url: server.url, script: full, connections: CONNECTIONS, seconds: WARMUP });
     process.stderr.write(`${name}: saturation, ${CONNECTIONS} connections, ${SECONDS}s…\n`);
+    // CPU per request, read from /proc around the saturated run: what a request costs whatever the machine.
+    const cpuBefore = threadCpu(server.pid);
     const saturated = wrk({ url: server.url, script: full, connections: CONNECTIONS, seconds: SECONDS });
+    saturated.cpu = cpuPerRequest(server.pid, cpuBefore, threadCpu(server.pid), saturated.requests);
     process.stderr.write(`${name}: paced at ~10,000 requests/s, ${SECONDS}s…\n`);
     const steady = wrk({ url: server.url, script: paced, connections: PACED_CONNECTIONS, seconds: SECONDS });
     // A load Loopgate sustains: each connection sends one request every PACED_DELAY ms.
@@ -107,11 +111,24 @@ const verdict = [
   `p99 at a moderate ${Math.round(loopgate.moderate.rps).toLocaleString('en-US')} decisions/s: ${loopgate.moderate.p99.toFixed(2)} ms (bare Fastify at the same rate: ${bare.moderate.p99.toFixed(2)} ms)`,
 ];
 console.log(`\nbody ${averageBody} bytes on average, ${bodies.length} distinct events; wrk -t1, ${CONNECTIONS} connections saturated, ${PACED_CONNECTIONS} connections × ${PACED_DELAY} ms pacing; ${SECONDS}s each after ${WARMUP}s warm-up\n`);
+const cores = availableParallelism();
+const cpuRow = (name, c) =>
+  `| ${name} | ${c.totalUs.toFixed(1)} | ${c.eventLoopUs.toFixed(1)} | ${c.otherThreadsUs.slice(0, 4).map((u) => u.toFixed(1)).join(', ')} | ${n((cores * 1e6) / c.totalUs)} |`;
+const cpuTable = [
+  `| server (saturated run) | CPU µs per request, in all | on the event loop | busiest other threads | ceiling on ${cores} cores, req/s |`,
+  `|---|---|---|---|---|`,
+  cpuRow('bare Fastify', bare.saturated.cpu),
+  cpuRow('Loopgate', loopgate.saturated.cpu),
+].join('\n');
+const cpuRatio = bare.saturated.cpu.totalUs / loopgate.saturated.cpu.totalUs;
 console.log(table);
+console.log(`\nCPU per request (user + system time of every thread of the server, /proc; the ceiling is what ${cores} cores could serve at that cost with nothing else running):\n`);
+console.log(cpuTable);
 console.log(`\n${verdict.join('\n')}`);
+console.log(`CPU cost ratio bare / Loopgate: ${cpuRatio.toFixed(2)} (a 0.5 throughput ratio on a CPU-bound machine needs about 0.5)`);
 
 mkdirSync(join(root, 'bench/results'), { recursive: true });
-const result = { when: new Date().toISOString(), node: process.version, seconds: SECONDS, averageBody, bare, loopgate, ratio };
+const result = { when: new Date().toISOString(), node: process.version, cores, seconds: SECONDS, averageBody, bare, loopgate, ratio, cpuRatio };
 for (const r of [bare.saturated, bare.steady, bare.moderate, loopgate.saturated, loopgate.steady, loopgate.moderate]) delete r.raw;
 writeFileSync(join(root, 'bench/results/decisions.json'), `${JSON.stringify(result, null, 2)}\n`);
 mkdirSync(join(root, 'docs/img'), { recursive: true });
@@ -124,6 +141,13 @@ barChart(join(root, 'docs/img/bench-decisions.svg'), `Decisions: Loopgate vs a b
     ],
     target: bare.saturated.rps * 0.5,
     targetLabel: 'goal: 0.5× bare',
+  },
+  {
+    label: 'CPU per request in the saturated run (µs of user + system time, all threads; lower is better)',
+    bars: [
+      { name: 'bare Fastify', value: bare.saturated.cpu.totalUs, text: `${bare.saturated.cpu.totalUs.toFixed(0)} µs` },
+      { name: 'Loopgate', value: loopgate.saturated.cpu.totalUs, text: `${loopgate.saturated.cpu.totalUs.toFixed(0)} µs (event loop ${loopgate.saturated.cpu.eventLoopUs.toFixed(0)} µs)` },
+    ],
   },
   {
     label: `p99 latency at a moderate ~${Math.round(loopgate.moderate.rps).toLocaleString('en-US')} requests/s (ms, lower is better)`,

@@ -1,6 +1,6 @@
 // Shared pieces of the benchmarks: child servers, wrk runs and their parsing, SVG bar charts.
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 export function ensureWrk() {
   if (spawnSync('wrk', ['--version']).error === undefined) return;
@@ -26,6 +26,7 @@ export async function startChild(args, env = {}) {
   });
   return {
     url,
+    pid: child.pid,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', resolve);
@@ -47,8 +48,40 @@ export function wrk({ url, script, connections, seconds, threads = 1 }) {
     return m ? Number(m[1]) * UNIT[m[2]] : NaN;
   };
   const non2xx = Number(out.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0);
+  const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? NaN);
   const errors = out.match(/Socket errors:.*/)?.[0] ?? '';
-  return { rps, p50: pct(50), p90: pct(90), p99: pct(99), non2xx, errors, raw: out };
+  return { rps, requests, p50: pct(50), p90: pct(90), p99: pct(99), non2xx, errors, raw: out };
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** CPU time (user + system, in ms) each thread of a process has used so far, by thread id (Linux /proc). */
+export function threadCpu(pid) {
+  const used = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // Fields after "pid (comm) ": state is the first, utime the 12th, stime the 13th (proc(5) fields 14 and 15).
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      used.set(Number(tid), ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return used;
+}
+
+/**
+ * CPU per request between two `threadCpu` readings of a server: in all, on its event loop (the main thread, whose
+ * id is the process id) and in its busiest other threads (worker threads, garbage collection helpers).
+ */
+export function cpuPerRequest(pid, before, after, requests) {
+  const perRequest = (ms) => (ms * 1000) / requests;
+  const spent = [...after].map(([tid, ms]) => ({ tid, us: perRequest(ms - (before.get(tid) ?? 0)) })).filter((t) => t.us > 0);
+  const total = spent.reduce((n, t) => n + t.us, 0);
+  const eventLoop = spent.find((t) => t.tid === pid)?.us ?? 0;
+  const others = spent.filter((t) => t.tid !== pid).sort((a, b) => b.us - a.us);
+  return { totalUs: total, eventLoopUs: eventLoop, otherThreadsUs: others.map((t) => Math.round(t.us * 10) / 10) };
 }
 
 /** A horizontal bar chart as a standalone SVG: one group per metric, one bar per series. */

@@ -89,6 +89,44 @@ describe('VelocityTracker', () => {
   });
 });
 
+describe('VelocityTracker against a plain list (random attempts, some out of order)', () => {
+  it('counts every window exactly as scanning the kept attempts would', () => {
+    // A small deterministic generator (no test depends on Math.random).
+    let seed = 42;
+    const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const v = new VelocityTracker({ ...CONFIG, maxKeys: 1000 });
+    const kept = new Map<string, Array<{ t: number; failed: boolean }>>();
+    let clock = T;
+    let checked = 0;
+    for (let i = 0; i < 5000; i++) {
+      clock += Math.floor(next() * 20_000);
+      const principal = `p${Math.floor(next() * 5)}`;
+      // One attempt in ten arrives late, by up to 15 minutes (a replay, a delayed collector).
+      const t = next() < 0.1 ? clock - Math.floor(next() * 15 * MIN) : clock;
+      const failed = next() < 0.4;
+      v.record({ timeMs: t, principal, failed });
+      const list = kept.get(principal) ?? [];
+      list.push({ t, failed });
+      kept.set(principal, list.filter((e) => e.t >= t - CONFIG.windowMs));
+      if (i % 7 === 0) {
+        const who = `p${Math.floor(next() * 5)}`;
+        const at = clock - Math.floor(next() * 12 * MIN);
+        const inWindow = (kept.get(who) ?? []).filter((e) => e.t >= at - CONFIG.windowMs && e.t <= at);
+        expect(v.observe(who, undefined, at)).toEqual({ attempts: inWindow.length, failures: inWindow.filter((e) => e.failed).length, accountsFromIp: 0 });
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(700);
+  });
+
+  it('keeps at most 10,000 attempts of one account, the latest', () => {
+    const v = new VelocityTracker({ ...CONFIG, windowMs: 24 * 60 * MIN });
+    for (let i = 0; i < 12_000; i++) v.record({ timeMs: T + i, principal: 'alice', failed: i % 2 === 0 });
+    expect(v.observe('alice', undefined, T + 12_000)).toEqual({ attempts: 10_000, failures: 5_000, accountsFromIp: 0 });
+    expect(v.observe('alice', undefined, T + 1_999).attempts).toBe(0); // the first 2,000 are forgotten
+  });
+});
+
 describe('assessVelocity', () => {
   it('is silent below both thresholds', () => {
     expect(assessVelocity({ attempts: 10, failures: 2, accountsFromIp: 2 }, 'alice', '192.0.2.1', CONFIG)).toEqual([]);

@@ -31,15 +31,15 @@ export interface VelocityObservation {
 }
 
 export class VelocityTracker {
-  private readonly attempts = new Map<string, Array<{ t: number; failed: boolean }>>();
+  private readonly attempts = new Map<string, AttemptLog>();
   private readonly accountsByIp = new Map<string, Map<string, number>>();
 
   constructor(private readonly config: VelocityConfig) {}
 
   record(a: Attempt): void {
-    const list = touch(this.attempts, a.principal, () => [], this.config.maxKeys);
-    list.push({ t: a.timeMs, failed: a.failed });
-    this.trimList(list, a.timeMs);
+    const log = touch(this.attempts, a.principal, () => new AttemptLog(), this.config.maxKeys);
+    log.add(a.timeMs, a.failed);
+    log.forgetBefore(a.timeMs - this.config.windowMs);
     if (a.ip !== undefined) {
       const accounts = touch(this.accountsByIp, a.ip, () => new Map<string, number>(), this.config.maxKeys);
       accounts.delete(a.principal);
@@ -50,27 +50,12 @@ export class VelocityTracker {
 
   observe(principal: string, ip: string | undefined, nowMs: number): VelocityObservation {
     const since = nowMs - this.config.windowMs;
-    let attempts = 0;
-    let failures = 0;
-    for (const e of this.attempts.get(principal) ?? []) {
-      if (e.t < since || e.t > nowMs) continue;
-      attempts++;
-      if (e.failed) failures++;
-    }
+    const { attempts, failures } = this.attempts.get(principal)?.count(since, nowMs) ?? { attempts: 0, failures: 0 };
     let accountsFromIp = 0;
     if (ip !== undefined) {
       for (const t of this.accountsByIp.get(ip)?.values() ?? []) if (t >= since && t <= nowMs) accountsFromIp++;
     }
     return { attempts, failures, accountsFromIp };
-  }
-
-  private trimList(list: Array<{ t: number }>, nowMs: number): void {
-    const since = nowMs - this.config.windowMs;
-    let drop = 0;
-    while (drop < list.length && list[drop]!.t < since) drop++;
-    if (drop > 0) list.splice(0, drop);
-    // Bound a single hot key as well (a brute-force burst would otherwise grow without limit).
-    if (list.length > 10_000) list.splice(0, list.length - 10_000);
   }
 
   private trimAccounts(accounts: Map<string, number>, nowMs: number): void {
@@ -81,6 +66,86 @@ export class VelocityTracker {
     }
     while (accounts.size > 10_000) accounts.delete(accounts.keys().next().value as string);
   }
+}
+
+/** Most attempts kept per account: a brute-force burst must not grow one key without limit. */
+const MAX_ATTEMPTS_PER_KEY = 10_000;
+
+/**
+ * One account's attempts, sorted by event time, with a running count of failures: counting a window is two binary
+ * searches, not a scan, so an account under a burst of attempts costs no more per event than a quiet one.
+ * Entries before `head` are forgotten; the arrays are compacted once most of them are.
+ */
+class AttemptLog {
+  private times: number[] = [];
+  /** Failures among all entries up to and including i, counted since this log began. */
+  private failuresThrough: number[] = [];
+  /** Failures among entries compacted away (what failuresThrough[-1] would be). */
+  private compactedFailures = 0;
+  private head = 0;
+
+  add(timeMs: number, failed: boolean): void {
+    const f = failed ? 1 : 0;
+    const n = this.times.length;
+    if (n === 0 || this.times[n - 1]! <= timeMs) {
+      this.times.push(timeMs);
+      this.failuresThrough.push(this.failuresBefore(n) + f);
+    } else {
+      // Out of order (a replay, a late event): inserted in place; rare, so linear.
+      const at = upperBound(this.times, timeMs, this.head);
+      this.times.splice(at, 0, timeMs);
+      this.failuresThrough.splice(at, 0, this.failuresBefore(at) + f);
+      for (let i = at + 1; i <= n; i++) this.failuresThrough[i]! += f;
+    }
+    if (this.times.length - this.head > MAX_ATTEMPTS_PER_KEY) this.head = this.times.length - MAX_ATTEMPTS_PER_KEY;
+  }
+
+  /** Forgets attempts earlier than `sinceMs`. */
+  forgetBefore(sinceMs: number): void {
+    this.head = lowerBound(this.times, sinceMs, this.head);
+    if (this.head > 64 && this.head * 2 > this.times.length) {
+      this.compactedFailures = this.failuresBefore(this.head);
+      this.times = this.times.slice(this.head);
+      this.failuresThrough = this.failuresThrough.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Attempts and failures with sinceMs ≤ time ≤ untilMs. */
+  count(sinceMs: number, untilMs: number): { attempts: number; failures: number } {
+    const from = lowerBound(this.times, sinceMs, this.head);
+    const to = upperBound(this.times, untilMs, from);
+    if (to <= from) return { attempts: 0, failures: 0 };
+    return { attempts: to - from, failures: this.failuresThrough[to - 1]! - this.failuresBefore(from) };
+  }
+
+  private failuresBefore(i: number): number {
+    return i === 0 ? this.compactedFailures : this.failuresThrough[i - 1]!;
+  }
+}
+
+/** The first index ≥ from whose time is ≥ t. */
+function lowerBound(times: number[], t: number, from: number): number {
+  let lo = from;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The first index ≥ from whose time is > t. */
+function upperBound(times: number[], t: number, from: number): number {
+  let lo = from;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function touch<V>(map: Map<string, V>, key: string, create: () => V, maxKeys: number): V {

@@ -3,11 +3,10 @@
 // measured with the same load generator (wrk) in the same run. Prints a table and the ratio, writes
 // bench/results/decisions.json and docs/img/bench-decisions.svg.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { barChart, cpuPerRequest, ensureWrk, startChild, syntheticLogins, threadCpu, wrk } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -19,6 +19,7 @@
  * - AUC (Mann–Whitney): the probability that a random impostor scores higher than a random genuine sample, ties
  *   counting half. 1 = perfect separation, 0.5 = chance.
  */
+import { lowerBound, upperBound } from '../sorted.js';
 
 export interface RocPoint {
   /** The threshold: samples with score ≥ threshold are rejected. */
@@ -92,26 +93,4 @@ export function auc(genuine: readonly number[], impostor: readonly number[]): nu
     total += below + (upTo - below) / 2;
   }
   return total / (g.length * impostor.length);
-}
-
-function lowerBound(a: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function upperBound(a: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -3,6 +3,7 @@
  * an in-memory structure keyed by event time (not wall-clock time), so replaying history gives the same
  * answers. Memory is bounded: the least recently touched keys are forgotten first.
  */
+import { lowerBound, upperBound } from '../sorted.js';
 import type { SignalResult } from './freeman.js';
 
 export interface VelocityConfig {
@@ -122,30 +123,6 @@ class AttemptLog {
   private failuresBefore(i: number): number {
     return i === 0 ? this.compactedFailures : this.failuresThrough[i - 1]!;
   }
-}
-
-/** The first index ≥ from whose time is ≥ t. */
-function lowerBound(times: number[], t: number, from: number): number {
-  let lo = from;
-  let hi = times.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (times[mid]! < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** The first index ≥ from whose time is > t. */
-function upperBound(times: number[], t: number, from: number): number {
-  let lo = from;
-  let hi = times.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (times[mid]! <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function touch<V>(map: Map<string, V>, key: string, create: () => V, maxKeys: number): V {

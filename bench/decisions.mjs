@@ -6,8 +6,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFileSync } from 'node:child_process';
-import { barChart, cpuPerRequest, ensureWrk, startChild, syntheticLogins, threadCpu, wrk } from './lib.mjs';
+import { barChart, cpuPerRequest, createApiKey, ensureWrk, startChild, syntheticLogins, threadCpu, wrk, wrkScript } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -29,32 +28,8 @@ const averageBody = Math.round(bodies.reduce((n, b) => n + b.length, 0) / bodies
 const dbDir = join(work, 'db');
 mkdirSync(dbDir);
 const dbEnv = { ...process.env, LOOPGATE_DATABASE_URL: join(dbDir, 'loopgate.db'), LOOPGATE_LOG_LEVEL: 'warn' };
-const apiKey = execFileSync(process.execPath, [join(root, 'dist/cli/main.js'), 'apikey', 'create', '--role', 'pep', '--label', 'bench'], { env: dbEnv, stdio: ['ignore', 'pipe', 'ignore'] })
-  .toString()
-  .trim();
-
-function script(delay) {
-  const file = join(work, `post-${delay ?? 0}.lua`);
-  const lua = [
-    'local bodies = {',
-    ...bodies.map((b) => `  [==[${b}]==],`),
-    '}',
-    'local requests = {}',
-    'local i = 0',
-    'function init(args)',
-    '  for k, b in ipairs(bodies) do',
-    `    requests[k] = wrk.format("POST", "/v1/decisions", { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer ${apiKey}" }, b)`,
-    '  end',
-    'end',
-    'function request()',
-    '  i = i % #requests + 1',
-    '  return requests[i]',
-    'end',
-    delay === undefined ? '' : `function delay() return ${delay} end`,
-  ].join('\n');
-  writeFileSync(file, lua);
-  return file;
-}
+const apiKey = createApiKey(root, dbEnv);
+const script = (delay) => wrkScript(join(work, `post-${delay ?? 0}.lua`), { bodies, apiKey, delay });
 
 const full = script();
 const paced = script(PACED_DELAY);

@@ -1,6 +1,7 @@
 // Shared pieces of the benchmarks: child servers, wrk runs and their parsing, SVG bar charts.
-import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export function ensureWrk() {
   if (spawnSync('wrk', ['--version']).error === undefined) return;
@@ -9,8 +10,10 @@ export function ensureWrk() {
   if (r.status !== 0) throw new Error('could not install wrk; install it (Debian package "wrk") and rerun');
 }
 
-export async function startChild(args, env = {}) {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+/** Starts a server as a child process; `stdoutFile` keeps what it prints (V8's --trace-gc output goes there). */
+export async function startChild(args, env = {}, { stdoutFile } = {}) {
+  const stdout = stdoutFile === undefined ? 'ignore' : openSync(stdoutFile, 'w');
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', stdout, 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => (err += String(d)));
   const url = await new Promise((resolve, reject) => {
@@ -33,6 +36,43 @@ export async function startChild(args, env = {}) {
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** A PEP API key, created with the CLI as an operator would, in the database `env` names. */
+export function createApiKey(root, env) {
+  return execFileSync(process.execPath, [join(root, 'dist/cli/main.js'), 'apikey', 'create', '--role', 'pep', '--label', 'bench'], { env, stdio: ['ignore', 'pipe', 'ignore'] })
+    .toString()
+    .trim();
+}
+
+/**
+ * A wrk script that cycles through `bodies` (POST, JSON) or sends a bodiless GET, with the API key; `delay` (ms)
+ * makes each connection wait between requests. Written to `file`.
+ */
+export function wrkScript(file, { bodies, apiKey, path = '/v1/decisions', method = 'POST', delay }) {
+  const request =
+    method === 'GET'
+      ? `wrk.format("GET", "${path}", { ["Authorization"] = "Bearer ${apiKey}" })`
+      : `wrk.format("POST", "${path}", { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer ${apiKey}" }, b)`;
+  const lua = [
+    'local bodies = {',
+    ...bodies.map((b) => `  [==[${b}]==],`),
+    '}',
+    'local requests = {}',
+    'local i = 0',
+    'function init(args)',
+    '  for k, b in ipairs(bodies) do',
+    `    requests[k] = ${request}`,
+    '  end',
+    'end',
+    'function request()',
+    '  i = i % #requests + 1',
+    '  return requests[i]',
+    'end',
+    delay === undefined ? '' : `function delay() return ${delay} end`,
+  ].join('\n');
+  writeFileSync(file, lua);
+  return file;
 }
 
 const UNIT = { us: 0.001, ms: 1, s: 1000 };

@@ -47,7 +47,7 @@ function scavengesByThread(text, order) {
     if (m === null || !threads.has(m[1])) continue;
     const fields = Object.fromEntries(m[2].split(' ').filter((p) => p.includes('=')).map((p) => p.split('=')));
     const t = threads.get(m[1]);
-    if (fields.gc === 's') t.scavenges.push({ pause: Number(fields.pause), promoted: Number(fields.promoted), survived: Number(fields.new_space_survived) });
+    if (fields.gc === 's') t.scavenges.push({ pause: Number(fields.pause), promoted: Number(fields.promoted) });
     else t.full += 1;
   }
   return [...threads.values()];

@@ -195,7 +195,8 @@ export class Scorer {
       this.settings.learning,
     );
     if (decision.challenge !== undefined) {
-      decision.challenge = { ...decision.challenge, expires_at: new Date(now + this.settings.challengeTtlMs).toISOString() };
+      // The policy result's challenge is this decision's own copy (see resultFor in core/policy/evaluate.ts).
+      decision.challenge.expires_at = new Date(now + this.settings.challengeTtlMs).toISOString();
     }
 
     const observations: Observation[] = [];

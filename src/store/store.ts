@@ -457,7 +457,7 @@ export abstract class Store {
     if (rows.length === 0) return;
     const query = this.db
       .insertInto('baselines')
-      .values(rows.map((r) => ({ ...r, updated_at: nowMs })))
+      .values(rows.map((r) => ({ actor_key: r.actor_key, state: r.state, learned_seq: r.learned_seq, updated_at: nowMs })))
       .onConflict((oc) =>
         oc.column('actor_key').doUpdateSet((eb) => ({
           state: eb.ref('excluded.state'),

@@ -145,7 +145,7 @@ export function assessVelocity(obs: VelocityObservation, who: string, ip: string
       signal: 'failed_attempts',
       contribution: config.failureWeight * Math.log2(obs.failures / config.maxFailures + 1),
       sentence: `${obs.failures} failed attempts on ${who} in the last ${minutes} minutes (${obs.attempts} attempts in all)`,
-      detail: { ...obs, window_minutes: minutes },
+      detail: { attempts: obs.attempts, failures: obs.failures, accountsFromIp: obs.accountsFromIp, window_minutes: minutes },
     });
   }
   if (ip !== undefined && obs.accountsFromIp >= config.maxAccountsPerIp) {

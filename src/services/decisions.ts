@@ -288,10 +288,10 @@ class InlineScoring implements ScoringBackend {
 /**
  * The result of `decide`: the decision object is parsed only when a caller asks for it.
  *
- * A class, not an object literal with a getter: a literal whose getter is a new closure per call gets a map of its
- * own, maps live in the old generation, and that map kept each request's whole decision (the closure holds the
- * JSON) alive through young-generation collections. Measured with bench:gc: 480 bytes per request promoted to the
- * old generation by this alone, the decision JSON included in a real decision.
+ * A class, not an object literal with a getter: with the literal (a new getter closure per call, holding the JSON),
+ * each request's result survived young-generation collections and was promoted to the old generation, about 480
+ * bytes per request by this alone (`--trace-gc-nvp` at 2,000 paced requests/s, docs/benchmarks.md "Hidden
+ * classes"); with the class, whose getter is one function on the prototype, it is not.
  */
 class ScoredResult implements DecideResult {
   private parsed: Decision | undefined;

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { GeoSpec } from '../adapters/geoip.js';
 import type { Decision } from '../core/decision.js';
+import { CallRegistry } from '../core/call-registry.js';
 import { LoopgateError } from '../core/errors.js';
 import type { Baseline, Counts, Observation } from '../core/risk/baseline.js';
 import type { BaselineException } from '../core/risk/exceptions.js';
@@ -71,8 +72,8 @@ function transferable<T extends Counts & Partial<Pick<Baseline, 'behaviour'>>>(b
 export class ScoringThread implements ScoringBackend, BaselineListener {
   private worker!: Worker;
   private outbox!: Outbox<ToScoring>;
-  private readonly pending = new Map<number, { resolve: (s: Scored) => void; reject: (e: Error) => void }>();
-  private nextRid = 1;
+  /** Calls waiting for the thread, by request id (not a Map: see core/call-registry.ts). */
+  private readonly pending = new CallRegistry<{ resolve: (s: Scored) => void; reject: (e: Error) => void }>();
   private stopping = false;
 
   private constructor(
@@ -132,9 +133,8 @@ export class ScoringThread implements ScoringBackend, BaselineListener {
 
   score(request: ScoreRequest): Promise<Scored> {
     if (this.stopping) return Promise.reject(new LoopgateError('LOOPGATE_ERR_SHUTTING_DOWN', 'Loopgate is shutting down; retry on another instance'));
-    const rid = this.nextRid++;
     return new Promise<Scored>((resolve, reject) => {
-      this.pending.set(rid, { resolve, reject });
+      const rid = this.pending.add({ resolve, reject });
       this.post({ t: 'score', rid, request });
     });
   }
@@ -176,17 +176,15 @@ export class ScoringThread implements ScoringBackend, BaselineListener {
   private receive(m: FromScoring): void {
     switch (m.t) {
       case 'scored': {
-        const p = this.pending.get(m.rid);
+        const p = this.pending.take(m.rid);
         if (p === undefined) return;
-        this.pending.delete(m.rid);
         if (m.scored.row !== undefined) m.scored.row.body = m.scored.json;
         p.resolve(m.scored);
         return;
       }
       case 'failed': {
-        const p = this.pending.get(m.rid);
+        const p = this.pending.take(m.rid);
         if (p === undefined) return;
-        this.pending.delete(m.rid);
         p.reject(deserialiseError(m.error));
         return;
       }
@@ -214,7 +212,6 @@ export class ScoringThread implements ScoringBackend, BaselineListener {
   }
 
   private failPending(e: Error): void {
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
+    for (const p of this.pending.takeAll()) p.reject(e);
   }
 }

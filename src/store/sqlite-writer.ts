@@ -14,6 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { CallRegistry } from '../core/call-registry.js';
 
 const require = createRequire(import.meta.url);
 
@@ -131,8 +132,8 @@ export interface SqliteWriterOptions {
 
 export class SqliteWriter {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve: (r: number[]) => void; reject: (e: Error) => void }>();
-  private nextId = 1;
+  /** Writes waiting for the thread, by id (not a Map: see core/call-registry.ts). */
+  private readonly pending = new CallRegistry<{ resolve: (r: number[]) => void; reject: (e: Error) => void }>();
   private failure: Error | undefined;
   private readonly ready: Promise<void>;
   private stopped: Promise<void> | undefined;
@@ -156,17 +157,15 @@ export class SqliteWriter {
     this.worker.on('message', (m: { type: string; id?: number; results?: number[]; error?: string; code?: string }) => {
       if (m.type === 'ready') return onReady();
       if (m.type === 'stopped') return;
-      const p = this.pending.get(m.id!);
+      const p = this.pending.take(m.id!);
       if (p === undefined) return;
-      this.pending.delete(m.id!);
       if (m.type === 'done') p.resolve(m.results ?? []);
       else p.reject(new SqliteWriteError(m.error ?? 'write failed', m.code));
     });
     const fail = (e: Error) => {
       this.failure = e;
       onReadyFailed(e);
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
+      for (const p of this.pending.takeAll()) p.reject(e);
     };
     this.worker.on('error', (e) => fail(new SqliteWriteError(`the SQLite writer failed: ${e.message}`, undefined)));
     this.worker.on('exit', (code) => {
@@ -186,9 +185,8 @@ export class SqliteWriter {
   async write(steps: WriteStep[]): Promise<number[]> {
     if (this.failure !== undefined) throw this.failure;
     if (this.stopped !== undefined) throw new SqliteWriteError('the SQLite writer is closed', undefined);
-    const id = this.nextId++;
     return new Promise<number[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      const id = this.pending.add({ resolve, reject });
       this.worker.postMessage({ type: 'write', id, steps });
     });
   }

@@ -9,6 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { geoIpFromSpec } from '../adapters/geoip.js';
+import { CallRegistry } from '../core/call-registry.js';
 import type { Decision } from '../core/decision.js';
 import { loadBundle, type CompiledBundle, type PolicySource } from '../core/policy/load.js';
 import { foldGlobal, type Baseline, type Counts } from '../core/risk/baseline.js';
@@ -44,12 +45,11 @@ async function main(): Promise<void> {
   let bundle = compile(data.bundle);
   const cache = new Map<string, Baseline>();
   const loading = new Map<string, Promise<Baseline>>();
-  const asks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  let nextAsk = 1;
+  // Questions waiting for the main thread (not a Map: see core/call-registry.ts).
+  const asks = new CallRegistry<{ resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   const ask = <T>(m: { t: 'need-baseline'; actorKey: string } | { t: 'need-target'; requestId: string; decisionId: string; subjectId: string; prefix: string }) =>
     new Promise<T>((resolve, reject) => {
-      const id = nextAsk++;
-      asks.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const id = asks.add({ resolve: resolve as (v: unknown) => void, reject });
       post({ ask: id, ...m }); // `ask` first: see "Hidden classes" in docs/benchmarks.md
     });
 
@@ -103,9 +103,8 @@ async function main(): Promise<void> {
         );
         return;
       case 'answer': {
-        const a = asks.get(m.ask);
+        const a = asks.take(m.ask);
         if (a === undefined) return;
-        asks.delete(m.ask);
         if (m.error !== undefined) a.reject(deserialiseError(m.error));
         else a.resolve(m.value);
         return;

@@ -7,8 +7,8 @@
  * time, their promises and the values those resolve to, and young-generation collections treat it as live. With
  * the scoring thread's calls in a Map, nearly every decision's JSON was promoted to the old generation (about 1.7 KB
  * per request on the event loop, scavenge pauses of 3–4 ms); in this table, 8 bytes per dry-run request and 99 per
- * durable one (docs/benchmarks.md, "Garbage collection"). The table only grows (by doubling, and the old array is emptied), so it never leaves
- * entries behind.
+ * durable one (docs/benchmarks.md, "Garbage collection"). The table only grows (by doubling, and the old array is
+ * emptied), so it never leaves entries behind.
  */
 export class CallRegistry<W> {
   private slots: Array<{ id: number; waiter: W } | undefined>;

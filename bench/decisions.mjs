@@ -54,11 +54,13 @@ async function measure(name, start, moderateConnections) {
     const moderate = wrk({ url: server.url, script: paced, connections, seconds: SECONDS });
     // Peak throughput: more connections than the saturated run, in case that run was bound by latency rather than
     // by CPU (a pipeline with hand-offs between threads needs more requests in flight to keep every thread busy).
-    const sweep = [{ connections: CONNECTIONS, rps: saturated.rps, p50: saturated.p50, p99: saturated.p99 }];
+    const sweep = [{ connections: CONNECTIONS, rps: saturated.rps, p50: saturated.p50, p99: saturated.p99, non2xx: saturated.non2xx, errors: saturated.errors }];
     for (const c of SWEEP_CONNECTIONS) {
       process.stderr.write(`${name}: peak search, ${c} connections, ${SECONDS}s…\n`);
       const r = wrk({ url: server.url, script: full, connections: c, seconds: SECONDS });
-      sweep.push({ connections: c, rps: r.rps, p50: r.p50, p99: r.p99 });
+      // Only answered decisions count: an error answer (a 503 while overloaded, say) is not throughput.
+      const answered = r.requests > 0 ? (r.rps * (r.requests - r.non2xx)) / r.requests : 0;
+      sweep.push({ connections: c, rps: answered, p50: r.p50, p99: r.p99, non2xx: r.non2xx, errors: r.errors });
     }
     const peak = sweep.reduce((best, r) => (r.rps > best.rps ? r : best));
     return { saturated, steady, moderate, moderateConnections: connections, sweep, peak };
@@ -94,7 +96,7 @@ const table = [
 const sweepTable = [
   `| server | ${[CONNECTIONS, ...SWEEP_CONNECTIONS].map((c) => `${c} connections: req/s (p99 ms)`).join(' | ')} |`,
   `|---|${[CONNECTIONS, ...SWEEP_CONNECTIONS].map(() => '---').join('|')}|`,
-  ...[['bare Fastify', bare], ['Loopgate', loopgate]].map(([name, r]) => `| ${name} | ${r.sweep.map((p) => `${n(p.rps)} (${p.p99.toFixed(1)})`).join(' | ')} |`),
+  ...[['bare Fastify', bare], ['Loopgate', loopgate]].map(([name, r]) => `| ${name} | ${r.sweep.map((p) => `${n(p.rps)} (${p.p99.toFixed(1)})${p.non2xx > 0 ? ` ${p.non2xx} non-2xx` : ''}`).join(' | ')} |`),
 ].join('\n');
 const verdict = [
   `throughput ratio Loopgate / bare at ${CONNECTIONS} connections: ${ratio.toFixed(2)} (goal ≥ 0.50) — ${ratio >= 0.5 ? 'met' : 'NOT met'}`,

@@ -17,6 +17,13 @@ const PACED_CONNECTIONS = 105;
 const PACED_DELAY = 10;
 // Peak search: the saturated load again with more connections (the saturated run itself is the first point).
 const SWEEP_CONNECTIONS = [100, 200, 400];
+const PEAK_CONNECTIONS = [CONNECTIONS, ...SWEEP_CONNECTIONS];
+
+/** A point of the peak search. Only answered decisions count: an error answer (a 503 while overloaded, say) is not throughput. */
+function sweepPoint(connections, r) {
+  const answered = r.requests > 0 ? (r.rps * (r.requests - r.non2xx)) / r.requests : 0;
+  return { connections, rps: answered, p50: r.p50, p99: r.p99, non2xx: r.non2xx, errors: r.errors };
+}
 
 ensureWrk();
 const work = mkdtempSync(join(tmpdir(), 'loopgate-bench-'));
@@ -54,13 +61,10 @@ async function measure(name, start, moderateConnections) {
     const moderate = wrk({ url: server.url, script: paced, connections, seconds: SECONDS });
     // Peak throughput: more connections than the saturated run, in case that run was bound by latency rather than
     // by CPU (a pipeline with hand-offs between threads needs more requests in flight to keep every thread busy).
-    const sweep = [{ connections: CONNECTIONS, rps: saturated.rps, p50: saturated.p50, p99: saturated.p99, non2xx: saturated.non2xx, errors: saturated.errors }];
+    const sweep = [sweepPoint(CONNECTIONS, saturated)];
     for (const c of SWEEP_CONNECTIONS) {
       process.stderr.write(`${name}: peak search, ${c} connections, ${SECONDS}s…\n`);
-      const r = wrk({ url: server.url, script: full, connections: c, seconds: SECONDS });
-      // Only answered decisions count: an error answer (a 503 while overloaded, say) is not throughput.
-      const answered = r.requests > 0 ? (r.rps * (r.requests - r.non2xx)) / r.requests : 0;
-      sweep.push({ connections: c, rps: answered, p50: r.p50, p99: r.p99, non2xx: r.non2xx, errors: r.errors });
+      sweep.push(sweepPoint(c, wrk({ url: server.url, script: full, connections: c, seconds: SECONDS })));
     }
     const peak = sweep.reduce((best, r) => (r.rps > best.rps ? r : best));
     return { saturated, steady, moderate, moderateConnections: connections, sweep, peak };
@@ -94,13 +98,13 @@ const table = [
   row('Loopgate POST /v1/decisions (SQLite, durable)', loopgate),
 ].join('\n');
 const sweepTable = [
-  `| server | ${[CONNECTIONS, ...SWEEP_CONNECTIONS].map((c) => `${c} connections: req/s (p99 ms)`).join(' | ')} |`,
-  `|---|${[CONNECTIONS, ...SWEEP_CONNECTIONS].map(() => '---').join('|')}|`,
+  `| server | ${PEAK_CONNECTIONS.map((c) => `${c} connections: req/s (p99 ms)`).join(' | ')} |`,
+  `|---|${PEAK_CONNECTIONS.map(() => '---').join('|')}|`,
   ...[['bare Fastify', bare], ['Loopgate', loopgate]].map(([name, r]) => `| ${name} | ${r.sweep.map((p) => `${n(p.rps)} (${p.p99.toFixed(1)})${p.non2xx > 0 ? ` ${p.non2xx} non-2xx` : ''}`).join(' | ')} |`),
 ].join('\n');
 const verdict = [
   `throughput ratio Loopgate / bare at ${CONNECTIONS} connections: ${ratio.toFixed(2)} (goal ≥ 0.50) — ${ratio >= 0.5 ? 'met' : 'NOT met'}`,
-  `peak throughput ratio (each server at its best of ${[CONNECTIONS, ...SWEEP_CONNECTIONS].join(', ')} connections): ${peakRatio.toFixed(2)} (${n(loopgate.peak.rps)} at ${loopgate.peak.connections} / ${n(bare.peak.rps)} at ${bare.peak.connections}) — ${peakRatio >= 0.5 ? 'met' : 'NOT met'}`,
+  `peak throughput ratio (each server at its best of ${PEAK_CONNECTIONS.join(', ')} connections): ${peakRatio.toFixed(2)} (${n(loopgate.peak.rps)} at ${loopgate.peak.connections} / ${n(bare.peak.rps)} at ${bare.peak.connections}) — ${peakRatio >= 0.5 ? 'met' : 'NOT met'}`,
   `p99 at ${Math.round(loopgate.steady.rps).toLocaleString('en-US')} decisions/s: ${loopgate.steady.p99.toFixed(2)} ms (goal ≤ 5 ms at 10,000/s) — ${loopgate.steady.p99 <= 5 && loopgate.steady.rps >= 9500 ? 'met' : 'NOT met'}`,
   `p99 at a moderate ${Math.round(loopgate.moderate.rps).toLocaleString('en-US')} decisions/s: ${loopgate.moderate.p99.toFixed(2)} ms (bare Fastify at the same rate: ${bare.moderate.p99.toFixed(2)} ms)`,
 ];
@@ -139,7 +143,7 @@ barChart(join(root, 'docs/img/bench-decisions.svg'), `Decisions: Loopgate vs a b
     targetLabel: 'goal: 0.5× bare',
   },
   {
-    label: `Peak throughput, best of ${[CONNECTIONS, ...SWEEP_CONNECTIONS].join(' / ')} connections (requests/s)`,
+    label: `Peak throughput, best of ${PEAK_CONNECTIONS.join(' / ')} connections (requests/s)`,
     bars: [
       { name: 'bare Fastify', value: bare.peak.rps, text: `${n(bare.peak.rps)} at ${bare.peak.connections}` },
       { name: 'Loopgate', value: loopgate.peak.rps, text: `${n(loopgate.peak.rps)} at ${loopgate.peak.connections} (${peakRatio.toFixed(2)}×)` },
